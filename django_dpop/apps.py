@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core.checks import Tags, register
+
+
+class DjangoDPoPConfig(AppConfig):
+    name = "django_dpop"
+    verbose_name = "DPoP (RFC 9449)"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .checks import check_settings
+
+        register(Tags.security)(check_settings)

@@ -1,0 +1,1 @@
+"""DPoP for django-oauth-toolkit: an optional app (label ``django_dpop_oauth2``)."""

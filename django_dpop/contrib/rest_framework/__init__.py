@@ -1,0 +1,1 @@
+"""DPoP for Django REST Framework."""

@@ -1,0 +1,48 @@
+"""``WWW-Authenticate: DPoP`` challenges (RFC 9449 §7.1, §7.2, §9)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def quote(value: str) -> str:
+    """Return ``value`` as an RFC 9110 §5.6.4 quoted-string.
+
+    Backslash and double quote are escaped; control characters (CR and LF among them) are
+    dropped so that no value can split or inject a header.
+    """
+    value = _CONTROL.sub("", value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def build_challenge(
+    scheme: str = "DPoP",
+    *,
+    algs: Iterable[str] | None = None,
+    error: str | None = None,
+    error_description: str | None = None,
+    realm: str | None = None,
+    scope: str | None = None,
+) -> str:
+    """Return one challenge, e.g. ``DPoP error="invalid_token", algs="ES256 PS256"``.
+
+    RFC 9449 §7.1: ``algs`` lists the accepted proof algorithms, ``error`` is one of the RFC 6750
+    §3.1 codes or ``invalid_dpop_proof`` / ``use_dpop_nonce``. With no parameter at all the bare
+    scheme is returned (``Bearer``, as in §7.2's double challenge).
+    """
+    params: list[str] = []
+    if realm is not None:
+        params.append(f"realm={quote(realm)}")
+    if error is not None:
+        params.append(f"error={quote(error)}")
+    if error_description is not None:
+        params.append(f"error_description={quote(error_description)}")
+    if scope is not None:
+        params.append(f"scope={quote(scope)}")
+    if algs is not None:
+        params.append(f"algs={quote(' '.join(algs))}")
+    return f"{scheme} {', '.join(params)}" if params else scheme

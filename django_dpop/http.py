@@ -1,0 +1,35 @@
+"""What the DPoP checks need from a Django request: the proof header and the expected ``htu``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.http import HttpRequest
+
+from .conf import conf
+
+
+DPOP_HEADER = "HTTP_DPOP"
+
+
+def get_proof(request: HttpRequest) -> str | None:
+    """Return the raw ``DPoP`` header (repeated lines arrive comma-joined and are refused later)."""
+    return request.META.get(DPOP_HEADER)
+
+
+def expected_htu(request: HttpRequest) -> str:
+    """Return the URI a proof for this request must name in ``htu`` (RFC 9449 §4.3 check 9).
+
+    With ``DPOP_HTU_BASE_URL`` (the public origin, optionally with the public mount path) it is
+    that base plus the request path: the base's own path, when it has one, stands in for the
+    script prefix. Otherwise Django's own view of the request, which honours
+    ``SECURE_PROXY_SSL_HEADER``, ``USE_X_FORWARDED_HOST`` and ``FORCE_SCRIPT_NAME`` and so trusts
+    no forwarded header that Django was not told to trust.
+    """
+    base = conf.DPOP_HTU_BASE_URL
+    if base:
+        base = base.rstrip("/")
+        if urlsplit(base).path:
+            return base + request.path_info
+        return base + request.path
+    return request.build_absolute_uri(request.path)

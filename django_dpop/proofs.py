@@ -1,0 +1,59 @@
+"""Verify the DPoP proof of a Django request against the live settings and stores.
+
+The one place where the adapters (token endpoint, DRF, plain views) meet the core: they call
+:func:`verify_request_proof` and map the core's errors to their own responses.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.http import HttpRequest
+
+from . import conf as _conf
+from .core.errors import StoreUnavailable, UseDPoPNonce
+from .core.proof import VerifiedProof, verify_proof
+from .http import expected_htu, get_proof
+
+
+# Nonce purposes (RFC 9449 §9: a nonce of the authorization server is no good at a resource).
+TOKEN_ENDPOINT = "token"
+RESOURCE = "resource"
+
+
+def verify_request_proof(
+    request: HttpRequest, *, purpose: str, access_token: str | None = None
+) -> VerifiedProof:
+    """Run every check of RFC 9449 §4.3 (and replay detection) on ``request``'s ``DPoP`` header.
+
+    Raises the core's errors; a :class:`UseDPoPNonce` carries the fresh nonce to send back.
+    """
+    policy = _conf.proof_policy()
+    nonces = _conf.nonce_store() if policy.nonce_required else None
+    try:
+        return verify_proof(
+            get_proof(request),
+            method=request.method or "",
+            url=expected_htu(request),
+            now=time.time(),
+            policy=policy,
+            access_token=access_token,
+            nonce_checker=(lambda nonce: nonces.check(nonce, purpose)) if nonces is not None else None,
+            replay_store=_conf.replay_store(),
+        )
+    except UseDPoPNonce as exc:
+        exc.nonce = issue_nonce(purpose)
+        raise
+
+
+def issue_nonce(purpose: str) -> str:
+    """Return the current nonce for ``purpose``; a failing store refuses (fail closed)."""
+    try:
+        return _conf.nonce_store().issue(purpose)
+    except Exception as exc:
+        raise StoreUnavailable() from exc
+
+
+def next_nonce(proof: VerifiedProof, purpose: str) -> str | None:
+    """Return a newer nonce to send on success when the one used is about to expire (RFC 9449 §8.2)."""
+    return issue_nonce(purpose) if proof.nonce_stale else None
