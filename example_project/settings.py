@@ -1,0 +1,85 @@
+"""Settings of the example project: a DOT authorization server and a DRF API, both speaking DPoP.
+
+For local demonstration only (fixed SECRET_KEY, DEBUG on, SQLite beside this file).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-dpop-example-not-for-production")
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+STATIC_URL = "static/"
+LOGIN_URL = "/accounts/login/"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "oauth2_provider",
+    "django_dpop",
+    "django_dpop.contrib.oauth2_provider",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("EXAMPLE_DB", str(BASE_DIR / "db.sqlite3")),
+    }
+}
+
+# django-oauth-toolkit, with the DPoP backend and validator of django_dpop.contrib.oauth2_provider.
+OAUTH2_PROVIDER = {
+    "OAUTH2_BACKEND_CLASS": "django_dpop.contrib.oauth2_provider.backends.DPoPOAuthLibCore",
+    "OAUTH2_VALIDATOR_CLASS": "django_dpop.contrib.oauth2_provider.validators.DPoPOAuth2Validator",
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 600,  # RFC 9449 §11.2: short-lived DPoP access tokens + refresh tokens
+    "SCOPES": {"read": "Read", "write": "Write"},
+    "DEFAULT_SCOPES": ["read"],
+}
+
+# Django REST Framework: DPoP first, so that its challenge is the one DRF sends with a 401.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["django_dpop.contrib.rest_framework.DPoPAuthentication"],
+}
+
+# django-dpop (every DPOP_* setting is described in the README's settings reference).
+DPOP_NONCE_REQUIRED = os.environ.get("DPOP_NONCE_REQUIRED", "") == "1"
