@@ -63,9 +63,11 @@ if REDIS_AVAILABLE:
     CACHES["redis"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
 
 OAUTH2_PROVIDER = {
-    "OAUTH2_BACKEND_CLASS": "oauth2_provider.oauth2_backends.OAuthLibCore",
-    "OAUTH2_VALIDATOR_CLASS": "oauth2_provider.oauth2_validators.OAuth2Validator",
+    "OAUTH2_BACKEND_CLASS": "django_dpop.contrib.oauth2_provider.backends.DPoPOAuthLibCore",
+    "OAUTH2_VALIDATOR_CLASS": "django_dpop.contrib.oauth2_provider.validators.DPoPOAuth2Validator",
     "PKCE_REQUIRED": False,
+    # DOT caches its oauthlib core on each view class; tests change DOT settings per test.
+    "ALWAYS_RELOAD_OAUTHLIB_CORE": True,
 }
 
 LOGIN_URL = "/accounts/login/"

@@ -1,0 +1,128 @@
+"""DOT's Django-to-oauthlib bridge (``OAUTH2_BACKEND_CLASS``) taught DPoP (RFC 9449).
+
+The proof is verified here, against the Django request (method, public URL, stores), once per
+request. oauthlib then learns the verified key thumbprint through a synthetic header key that no
+client can send (WSGI and ASGI put every client header under ``HTTP_``), the same idiom DOT uses
+for ``X_DJANGO_OAUTH_TOOLKIT_SECURE``. The validator (:mod:`.validators`) reads it to bind and
+check tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.http import HttpRequest
+from oauth2_provider.oauth2_backends import OAuthLibCore
+
+from ...core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
+from ...core.proof import VerifiedProof
+from ...http import get_proof
+from ...proofs import TOKEN_ENDPOINT, next_nonce, verify_request_proof
+
+
+log = logging.getLogger(__name__)
+
+#: Key of the verified thumbprint in the headers oauthlib sees (never an ``HTTP_`` key).
+JKT_HEADER = "X_DJANGO_DPOP_JKT"
+#: ``token_type`` of a DPoP-bound access token (RFC 9449 §5).
+DPOP_TOKEN_TYPE = "DPoP"
+
+_TOKEN_PROOF = "_dpop_token_endpoint_proof"
+_RESOURCE_AUTH = "_dpop_resource_authentication"
+_UNSET = object()
+
+
+def dpop_error_response(exc: DPoPError) -> tuple[dict[str, str], str, int]:
+    """Headers, body and status of a token endpoint DPoP error (RFC 9449 §5, §8).
+
+    ``use_dpop_nonce`` carries exactly one ``DPoP-Nonce``. A failing replay or nonce store
+    answers 503 ``temporarily_unavailable``: the request is refused (fail closed) but the client
+    may retry, which a 400 would tell it not to.
+    """
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
+    status = 400
+    if isinstance(exc, UseDPoPNonce) and exc.nonce:
+        headers["DPoP-Nonce"] = exc.nonce
+    elif isinstance(exc, StoreUnavailable):
+        status = 503
+        headers["Retry-After"] = "1"
+    body = json.dumps({"error": exc.error, "error_description": exc.description})
+    return headers, body, status
+
+
+class DPoPOAuthLibCoreMixin:
+    """Mix into an ``OAuthLibCore`` subclass (before it) to add DPoP to DOT's endpoints."""
+
+    # -- token endpoint (RFC 9449 §5) ----------------------------------------------------------
+
+    def token_endpoint_proof(self, request: HttpRequest) -> VerifiedProof | None:
+        """Verify the token request's proof once; None without a ``DPoP`` header.
+
+        The outcome is remembered on the request, so the device-flow view can check the proof
+        before the grant status and the backend reuses the result (a second verification would
+        see its own ``jti`` as a replay). Raises :class:`DPoPError`, never anything else.
+        """
+        cached = request.__dict__.get(_TOKEN_PROOF, _UNSET)
+        if cached is _UNSET:
+            if get_proof(request) is None:
+                cached = None
+            else:
+                try:
+                    cached = verify_request_proof(request, purpose=TOKEN_ENDPOINT)
+                except DPoPError as exc:
+                    cached = exc
+                except Exception as exc:  # a broken store or store setting: refuse, never 500
+                    log.exception("DPoP proof verification failed unexpectedly")
+                    cached = StoreUnavailable()
+                    cached.__cause__ = exc
+            setattr(request, _TOKEN_PROOF, cached)
+        if isinstance(cached, DPoPError):
+            raise cached
+        return cached
+
+    def create_token_response(self, request: HttpRequest) -> tuple[Any, dict[str, str], str, int]:
+        try:
+            proof = self.token_endpoint_proof(request)
+        except DPoPError as exc:
+            headers, body, status = dpop_error_response(exc)
+            return None, headers, body, status
+        uri, headers, body, status = super().create_token_response(request)  # type: ignore[misc]
+        if proof is not None and status == 200:
+            headers = dict(headers)
+            try:
+                nonce = next_nonce(proof, TOKEN_ENDPOINT)
+            except StoreUnavailable:
+                # The tokens are issued already; the client will get use_dpop_nonce next time.
+                log.warning("DPoP nonce store unavailable; no fresh DPoP-Nonce on this response")
+                nonce = None
+            if nonce:
+                headers["DPoP-Nonce"] = nonce
+        return uri, headers, body, status
+
+    def _get_extra_credentials(self, request: HttpRequest) -> dict[str, Any] | None:
+        """``token_type: DPoP`` when the request carried a valid proof (RFC 9449 §5).
+
+        oauthlib merges this after it sets ``Bearer``, for every grant (tokens.py).
+        """
+        extra = super()._get_extra_credentials(request)  # type: ignore[misc]
+        if isinstance(request.__dict__.get(_TOKEN_PROOF), VerifiedProof):
+            extra = dict(extra or {})
+            extra["token_type"] = DPOP_TOKEN_TYPE
+        return extra
+
+    # -- what oauthlib sees ----------------------------------------------------------------------
+
+    def extract_headers(self, request: HttpRequest) -> dict[str, Any]:
+        headers = super().extract_headers(request)  # type: ignore[misc]
+        # Whatever arrived under this name did not come from us.
+        headers.pop(JKT_HEADER, None)
+        proof = request.__dict__.get(_TOKEN_PROOF)
+        if isinstance(proof, VerifiedProof):
+            headers[JKT_HEADER] = proof.jkt
+        return headers
+
+
+class DPoPOAuthLibCore(DPoPOAuthLibCoreMixin, OAuthLibCore):
+    """``OAUTH2_BACKEND_CLASS`` for DOT with DPoP."""

@@ -1,0 +1,384 @@
+"""DOT's request validator (``OAUTH2_VALIDATOR_CLASS``) taught DPoP key binding (RFC 9449).
+
+The backend (:mod:`.backends`) verifies proofs and hands the thumbprint over in the synthetic
+``X_DJANGO_DPOP_JKT`` header; everything here only binds and compares thumbprints:
+
+* ``_save_bearer_token``: per-client policy (§5.2), then bind the access token (and the refresh
+  token of a public client, §5) inside DOT's transaction. One place covers DOT's three issuance
+  paths: a fresh pair, the in-place update when refresh tokens do not rotate, and the
+  grace-period answer that returns the access token issued before.
+* ``validate_refresh_token`` / ``validate_code``: a bound refresh token or code (§5, §10) needs
+  a proof by its key.
+* ``_create_authorization_code``: store ``dpop_jkt`` (§10).
+* ``validate_bearer_token``: the downgrade guard (§7.2) on every DOT resource surface.
+* ``_get_token_from_authentication_server``: remote introspection keeps ``cnf.jkt`` (§6.2).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import hashlib
+import http.client
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import router, transaction
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.timezone import make_aware
+from oauth2_provider.models import (
+    AbstractApplication,
+    get_access_token_model,
+    get_refresh_token_model,
+)
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.utils import get_timezone
+from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
+
+from ...conf import conf
+from .backends import JKT_HEADER
+from .errors import PROOF_REQUIRED, DPoPKeyMismatchError, InvalidDPoPProofError
+from .models import AccessTokenBinding, ApplicationPolicy, GrantBinding, RefreshTokenBinding
+
+
+log = logging.getLogger(__name__)
+
+#: RFC 7638 SHA-256 thumbprint, base64url without padding (RFC 9449 §10 ``dpop_jkt``).
+JKT_PATTERN = re.compile(r"\A[A-Za-z0-9_-]{43}\Z")
+
+# An access token the backend already loaded (with its binding) while authenticating a DPoP
+# request, so that DOT's validate_bearer_token does not load it a second time. Per thread and
+# per task: the validator instance itself is shared by every request.
+_preloaded_token: contextvars.ContextVar[Any] = contextvars.ContextVar("dpop_preloaded_token", default=None)
+
+
+def is_jkt(value: object) -> bool:
+    """True for a well-formed JWK SHA-256 thumbprint (43 base64url characters)."""
+    return isinstance(value, str) and JKT_PATTERN.fullmatch(value) is not None
+
+
+def request_jkt(request: Any) -> str | None:
+    """The thumbprint of the verified proof of this oauthlib request, or None without one."""
+    headers = getattr(request, "headers", None) or {}
+    jkt = headers.get(JKT_HEADER)
+    return jkt if isinstance(jkt, str) and jkt else None
+
+
+def binding_jkt(instance: Any) -> str | None:
+    """The ``jkt`` of a token's ``dpop_binding`` (no query when it was ``select_related``)."""
+    if instance is None:
+        return None
+    try:
+        return instance.dpop_binding.jkt
+    except ObjectDoesNotExist:
+        return None
+
+
+def _checksum(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _same_key(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return constant_time_compare(a, b)
+
+
+@contextmanager
+def preloaded_access_token(access_token: Any) -> Iterator[None]:
+    """Let ``_load_access_token`` reuse ``access_token`` (already loaded with its binding)."""
+    reset = _preloaded_token.set(access_token)
+    try:
+        yield
+    finally:
+        _preloaded_token.reset(reset)
+
+
+class DPoPValidatorMixin:
+    """Mix into an ``OAuth2Validator`` subclass (before it) to bind and check DPoP keys."""
+
+    # -- policy ---------------------------------------------------------------------------------
+
+    def client_requires_dpop(self, client: Any) -> bool:
+        """RFC 9449 §5.2 ``dpop_bound_access_tokens`` of ``client`` (an Application or None)."""
+        if client is None:
+            return False
+        try:
+            return bool(client.dpop_policy.dpop_bound_access_tokens)
+        except ApplicationPolicy.DoesNotExist:
+            return False
+
+    def binds_refresh_tokens(self, client: Any) -> bool:
+        """RFC 9449 §5: refresh tokens of public clients are bound; confidential ones opt in."""
+        if client is not None and client.client_type == AbstractApplication.CLIENT_PUBLIC:
+            return True
+        return bool(conf.DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS)
+
+    # -- token issuance -------------------------------------------------------------------------
+
+    def _save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any) -> Any:
+        jkt = request_jkt(request)
+        if jkt is None and self.client_requires_dpop(request.client):
+            raise InvalidDPoPProofError(
+                description="A DPoP proof is required: this client must use DPoP-bound access tokens.",
+                request=request,
+            )
+        issued = token.get("access_token")
+        previous_refresh_token = getattr(request, "refresh_token_instance", None)
+        result = super()._save_bearer_token(token, request, *args, **kwargs)  # type: ignore[misc]
+        AccessToken = get_access_token_model()
+
+        if token.get("access_token") != issued:
+            # DOT's REFRESH_TOKEN_GRACE_PERIOD_SECONDS retry: it answers the access token issued
+            # for the first use of this refresh token. Only with the key (or lack of one) that
+            # token is bound to, or the response's token_type would lie about it.
+            previous = (
+                AccessToken.objects.select_related("dpop_binding")
+                .filter(source_refresh_token=previous_refresh_token)
+                .first()
+            )
+            if previous is None or not _same_key(binding_jkt(previous), jkt):
+                raise DPoPKeyMismatchError(
+                    description="The access token issued for this refresh token is bound to another key.",
+                    request=request,
+                )
+            return result
+
+        access_token_id = (
+            AccessToken.objects.filter(token_checksum=_checksum(token["access_token"]))
+            .values_list("pk", flat=True)
+            .first()
+        )
+        reused_row = request.grant_type == "refresh_token"  # DOT may have updated the row in place
+        if jkt is not None:
+            if reused_row:
+                AccessTokenBinding.objects.update_or_create(
+                    access_token_id=access_token_id, defaults={"jkt": jkt}
+                )
+            else:
+                AccessTokenBinding.objects.create(access_token_id=access_token_id, jkt=jkt)
+        elif reused_row:
+            # A confidential client refreshing without a proof gets a Bearer token, even in place.
+            AccessTokenBinding.objects.filter(access_token_id=access_token_id).delete()
+
+        refresh_token = token.get("refresh_token")
+        if refresh_token and jkt is not None and self.binds_refresh_tokens(request.client):
+            refresh_token_id = (
+                get_refresh_token_model()
+                .objects.filter(token_checksum=_checksum(refresh_token), revoked__isnull=True)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if refresh_token_id is not None:
+                RefreshTokenBinding.objects.update_or_create(
+                    refresh_token_id=refresh_token_id, defaults={"jkt": jkt}
+                )
+        return result
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """RFC 9449 §5: a bound refresh token is only usable with a proof by its key."""
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):  # type: ignore[misc]
+            return False
+        bound = (
+            RefreshTokenBinding.objects.filter(pk=request.refresh_token_instance.pk)
+            .values_list("jkt", flat=True)
+            .first()
+        )
+        self._check_bound_key(bound, request, "refresh token")
+        return True
+
+    def _check_bound_key(self, bound: str | None, request: Any, what: str) -> None:
+        if bound is None:
+            return
+        jkt = request_jkt(request)
+        if jkt is None:
+            raise InvalidDPoPProofError(description=PROOF_REQUIRED % what, request=request)
+        if not constant_time_compare(jkt, bound):
+            raise DPoPKeyMismatchError(request=request)
+
+    # -- authorization code binding (RFC 9449 §10) --------------------------------------------
+
+    def _create_authorization_code(self, request: Any, code: dict[str, Any], expires: Any = None) -> Any:
+        dpop_jkt = getattr(request, "dpop_jkt", None)
+        if dpop_jkt is not None and not is_jkt(dpop_jkt):
+            # The view checks the query; this catches an edited consent form.
+            raise InvalidRequestError(
+                description="dpop_jkt is not a JWK SHA-256 thumbprint.", request=request
+            )
+        grant = super()._create_authorization_code(request, code, expires)  # type: ignore[misc]
+        if dpop_jkt:
+            GrantBinding.objects.create(grant=grant, jkt=dpop_jkt)
+        return grant
+
+    def validate_code(
+        self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):  # type: ignore[misc]
+            return False
+        bound = (
+            GrantBinding.objects.filter(grant__code=code, grant__application=client)
+            .values_list("jkt", flat=True)
+            .first()
+        )
+        self._check_bound_key(bound, request, "authorization code")
+        return True
+
+    # -- resource access ------------------------------------------------------------------------
+
+    def _load_access_token(self, token: str) -> Any:
+        preloaded = _preloaded_token.get()
+        if preloaded is not None and constant_time_compare(preloaded.token_checksum, _checksum(token)):
+            return preloaded
+        return (
+            get_access_token_model()
+            .objects.select_related("application", "user", "dpop_binding")
+            .filter(token_checksum=_checksum(token))
+            .first()
+        )
+
+    def validate_bearer_token(self, token: str, scopes: list[str], request: Any) -> bool:
+        """DOT's check plus the key binding: the downgrade guard of RFC 9449 §7.2.
+
+        Every DOT resource surface (DRF, the view mixins and decorators, OIDC UserInfo, the
+        introspection endpoint's own token auth) ends here, so a bound token presented as
+        Bearer is refused everywhere; and a DPoP request (verified jkt) needs a bound token.
+        """
+        if not super().validate_bearer_token(token, scopes, request):  # type: ignore[misc]
+            return False
+        bound = binding_jkt(request.access_token)
+        presented = request_jkt(request)
+        if _same_key(bound, presented):
+            return True
+        if presented is None:
+            description = "This access token is DPoP-bound: present it with the DPoP scheme and a proof."
+        elif bound is None:
+            description = "This access token is not DPoP-bound: present it with the Bearer scheme."
+        else:
+            description = "The DPoP proof key does not match the key the access token is bound to."
+        request.oauth2_error = OrderedDict([("error", "invalid_token"), ("error_description", description)])
+        request.access_token = None
+        return False
+
+    def _get_token_from_authentication_server(
+        self,
+        token: str,
+        introspection_url: str,
+        introspection_token: str | None,
+        introspection_credentials: tuple[str, str] | None,
+    ) -> Any:
+        """DOT's remote introspection, keeping the token's ``cnf.jkt`` (RFC 9449 §6.2).
+
+        DOT caches the introspected token as a local AccessToken and later requests use that row
+        without asking again: the binding must be cached with it, or the token turns into a
+        Bearer token after its first use. Re-implemented because DOT's version discards the
+        response. A ``DPoP`` token type without a usable ``cnf.jkt`` is refused.
+        """
+        content = self._introspect(token, introspection_url, introspection_token, introspection_credentials)
+        if content is None or content.get("active") is not True:
+            return None
+
+        cnf = content.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        token_type = content.get("token_type")
+        if jkt is not None and not is_jkt(jkt):
+            log.warning("Introspection: rejecting token with a malformed cnf.jkt")
+            return None
+        if jkt is None and isinstance(token_type, str) and token_type.lower() == "dpop":
+            log.warning("Introspection: rejecting a DPoP token without cnf.jkt")
+            return None
+
+        user = self.get_or_create_user_from_content(content) if "username" in content else None  # type: ignore[attr-defined]
+        max_caching_time = datetime.now(tz=UTC) + timedelta(
+            seconds=oauth2_settings.RESOURCE_SERVER_TOKEN_CACHING_SECONDS
+        )
+        if "exp" in content:
+            try:
+                expires = datetime.fromtimestamp(content["exp"], tz=UTC)
+            except (TypeError, ValueError, OverflowError, OSError):
+                log.warning("Introspection: rejecting token with a malformed exp")
+                return None
+            exp_time_zone = oauth2_settings.AUTHENTICATION_SERVER_EXP_TIME_ZONE
+            if exp_time_zone != "UTC":
+                expires = make_aware(expires.replace(tzinfo=None), timezone=get_timezone(exp_time_zone))
+            expires = min(expires, max_caching_time)
+        else:
+            expires = max_caching_time
+        if not settings.USE_TZ:
+            expires = timezone.make_naive(expires, expires.tzinfo)
+
+        aud = content.get("aud", [])
+        if isinstance(aud, str):
+            aud = [aud]
+        elif not isinstance(aud, list) or not all(isinstance(entry, str) for entry in aud):
+            log.warning("Introspection: rejecting token with a malformed aud: %r", aud)
+            return None
+
+        AccessToken = get_access_token_model()
+        stored_token = "" if oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE else token
+        with transaction.atomic(using=router.db_for_write(AccessToken)):
+            access_token, _created = AccessToken.objects.update_or_create(
+                token_checksum=_checksum(token),
+                defaults={
+                    "token": stored_token,
+                    "user": user,
+                    "application": None,
+                    "scope": content.get("scope", ""),
+                    "expires": expires,
+                    "resource": aud,
+                },
+            )
+            if jkt is not None:
+                binding, _created = AccessTokenBinding.objects.update_or_create(
+                    access_token=access_token, defaults={"jkt": jkt}
+                )
+                access_token.dpop_binding = binding
+            else:
+                AccessTokenBinding.objects.filter(access_token=access_token).delete()
+                # Forget a binding cached on the instance (an unbound token reads None).
+                access_token._state.fields_cache.pop("dpop_binding", None)
+        return access_token
+
+    def _introspect(
+        self,
+        token: str,
+        introspection_url: str,
+        introspection_token: str | None,
+        introspection_credentials: tuple[str, str] | None,
+    ) -> dict[str, Any] | None:
+        """POST the token to the introspection endpoint (RFC 7662 §2.1); None on any failure."""
+        headers = None
+        if introspection_token:
+            headers = {"Authorization": f"Bearer {introspection_token}"}
+        elif introspection_credentials:
+            pair = f"{introspection_credentials[0]}:{introspection_credentials[1]}".encode()
+            headers = {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        try:
+            response = requests.post(introspection_url, data={"token": token}, headers=headers, timeout=10)
+        except requests.exceptions.RequestException:
+            log.exception("Introspection: failed POST to %r", introspection_url)
+            return None
+        if response.status_code != http.client.OK:
+            log.error("Introspection: status %s from %r", response.status_code, introspection_url)
+            return None
+        try:
+            content = response.json()
+        except ValueError:
+            log.error("Introspection: response is not JSON")
+            return None
+        return content if isinstance(content, dict) else None
+
+
+class DPoPOAuth2Validator(DPoPValidatorMixin, OAuth2Validator):
+    """``OAUTH2_VALIDATOR_CLASS`` for DOT with DPoP."""

@@ -1,0 +1,211 @@
+"""DOT's views where DPoP needs more than the backend and validator hooks.
+
+Mount them (``django_dpop.contrib.oauth2_provider.urls``) before DOT's own URLs, at the same
+paths: the URL names stay DOT's, so ``reverse("oauth2_provider:token")`` and the metadata
+documents keep pointing at them.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+from typing import Any
+
+from django import http
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.compat import login_not_required
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.models import get_access_token_model, get_device_grant_model
+from oauth2_provider.views import (
+    AuthorizationView,
+    ConnectDiscoveryInfoView,
+    IntrospectTokenView,
+    OAuthServerMetadataView,
+    TokenView,
+)
+from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
+from oauthlib.oauth2.rfc8628 import errors as rfc8628_errors
+
+from ...conf import conf
+from ...core.errors import DPoPError
+from .backends import DPOP_TOKEN_TYPE, dpop_error_response
+from .forms import DPoPAllowForm
+from .validators import binding_jkt, is_jkt
+
+
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def _response(headers: dict[str, str], body: str, status: int) -> http.HttpResponse:
+    response = http.HttpResponse(content=body, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class DPoPTokenView(TokenView):
+    """DOT's token endpoint, with DPoP errors kept on the device-code path (RFC 9449 §5, §8).
+
+    DOT's ``device_flow_token_response`` answers errors with a fresh ``JsonResponse`` and drops
+    the backend's headers (``DPoP-Nonce``, ``Cache-Control: no-store``). This one checks the
+    proof first, as for every other grant, and always copies the headers.
+    """
+
+    def device_flow_token_response(
+        self, request: http.HttpRequest, device_code: str, *args: Any, **kwargs: Any
+    ) -> http.HttpResponse:
+        core = self.get_oauthlib_core()
+        token_endpoint_proof = getattr(core, "token_endpoint_proof", None)
+        if token_endpoint_proof is not None:
+            try:
+                token_endpoint_proof(request)
+            except DPoPError as exc:
+                return _response(*dpop_error_response(exc))
+
+        device_grant_model = get_device_grant_model()
+        try:
+            device = device_grant_model.objects.get(device_code=device_code)
+        except device_grant_model.DoesNotExist:
+            return _response(_NO_STORE, json.dumps({"error": "device_not_found"}), 404)
+        # RFC 8628 §3.5, as DOT answers them.
+        error = {
+            device.AUTHORIZATION_PENDING: rfc8628_errors.AuthorizationPendingError,
+            device.DENIED: rfc8628_errors.AccessDenied,
+            device.EXPIRED: rfc8628_errors.ExpiredTokenError,
+        }.get(device.status)
+        if error is not None:
+            return _response(_NO_STORE, error().json, error.status_code)
+        if device.status != device.AUTHORIZED:
+            return _response(_NO_STORE, json.dumps({"error": "internal_error"}), 500)
+
+        url, headers, body, status = self.create_token_response(request)
+        return _response(dict(headers), body, status)
+
+    def post(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:
+        if request.POST.get("grant_type") == DEVICE_CODE_GRANT and "device_code" in request.POST:
+            return self.device_flow_token_response(request, request.POST["device_code"])
+        # Without device_code, oauthlib answers invalid_request (DOT would raise KeyError: 500).
+        return self.authorization_flow_token_response(request)
+
+
+_NO_STORE = {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class DPoPAuthorizationView(AuthorizationView):
+    """DOT's authorization endpoint accepting ``dpop_jkt`` (RFC 9449 §10).
+
+    The thumbprint is checked (43 base64url characters), carried through the consent form's
+    hidden field, and handed to oauthlib as a credential, so the validator stores it with the
+    code on every path (consent form, ``skip_authorization``, ``approval_prompt=auto``).
+    """
+
+    form_class = DPoPAllowForm
+    _dpop_jkt: str | None = None
+
+    def validate_authorization_request(self, request: http.HttpRequest) -> tuple[Any, dict[str, Any]]:
+        scopes, credentials = super().validate_authorization_request(request)
+        values = request.GET.getlist("dpop_jkt")
+        if values:
+            if len(values) != 1 or not is_jkt(values[0]):
+                redirect_uri = credentials.get("redirect_uri")
+                raise OAuthToolkitError(
+                    error=InvalidRequestError(
+                        description="dpop_jkt must be one JWK SHA-256 thumbprint (RFC 9449 §10).",
+                        state=credentials.get("state"),
+                        redirect_uri=redirect_uri,
+                    ),
+                    redirect_uri=redirect_uri,
+                )
+            self._dpop_jkt = credentials["dpop_jkt"] = values[0]
+        return scopes, credentials
+
+    def get_initial(self) -> dict[str, Any]:
+        initial = super().get_initial()
+        initial["dpop_jkt"] = self._dpop_jkt
+        return initial
+
+    def form_valid(self, form: DPoPAllowForm) -> http.HttpResponse:
+        self._dpop_jkt = form.cleaned_data.get("dpop_jkt") or None
+        return super().form_valid(form)
+
+    def create_authorization_response(
+        self, request: http.HttpRequest, scopes: Any, credentials: dict[str, Any], allow: bool
+    ) -> Any:
+        if self._dpop_jkt:
+            credentials["dpop_jkt"] = self._dpop_jkt
+        return super().create_authorization_response(request, scopes, credentials, allow)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class DPoPIntrospectTokenView(IntrospectTokenView):
+    """RFC 7662 introspection answering ``cnf.jkt`` and ``token_type`` (RFC 9449 §6.2).
+
+    DOT builds its answer inline with no hook (DOT issue #835), so the lookup is repeated here,
+    with the binding in the same query.
+    """
+
+    @staticmethod
+    def get_token_response(token_value: str | None = None) -> http.JsonResponse:
+        if token_value is None:
+            return http.JsonResponse(
+                {"error": "invalid_request", "error_description": "Token parameter is missing."}, status=400
+            )
+        checksum = hashlib.sha256(token_value.encode("utf-8")).hexdigest()
+        try:
+            token = (
+                get_access_token_model()
+                .objects.select_related("user", "application", "dpop_binding")
+                .get(token_checksum=checksum)
+            )
+        except ObjectDoesNotExist:
+            return http.JsonResponse({"active": False})
+        if not token.is_valid():
+            return http.JsonResponse({"active": False})
+        data: dict[str, Any] = {
+            "active": True,
+            "scope": token.scope,
+            "exp": int(calendar.timegm(token.expires.timetuple())),
+        }
+        if token.application:
+            data["client_id"] = token.application.client_id
+        if token.user:
+            data["username"] = token.user.get_username()
+        if token.resource:  # RFC 8707
+            data["aud"] = token.resource
+        jkt = binding_jkt(token)
+        data["token_type"] = DPOP_TOKEN_TYPE if jkt else "Bearer"
+        if jkt:
+            data["cnf"] = {"jkt": jkt}
+        return http.JsonResponse(data)
+
+
+class DPoPMetadataMixin:
+    """Add ``dpop_signing_alg_values_supported`` (RFC 9449 §5.1) to a DOT metadata document."""
+
+    def get(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:
+        response = super().get(request, *args, **kwargs)  # type: ignore[misc]
+        if response.status_code != 200:
+            return response
+        data = json.loads(response.content)
+        data["dpop_signing_alg_values_supported"] = list(conf.DPOP_ALLOWED_ALGORITHMS)
+        patched = http.JsonResponse(data, status=response.status_code)
+        for name, value in response.items():
+            if name.lower() not in ("content-type", "content-length"):
+                patched[name] = value
+        return patched
+
+
+@method_decorator(login_not_required, name="dispatch")
+class DPoPServerMetadataView(DPoPMetadataMixin, OAuthServerMetadataView):
+    """RFC 8414 authorization server metadata with DPoP."""
+
+
+@method_decorator(login_not_required, name="dispatch")
+class DPoPConnectDiscoveryInfoView(DPoPMetadataMixin, ConnectDiscoveryInfoView):
+    """OpenID Connect discovery with DPoP."""
