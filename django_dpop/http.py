@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest
@@ -10,6 +11,11 @@ from .conf import conf
 
 
 DPOP_HEADER = "HTTP_DPOP"
+DPOP_NONCE_HEADER = "DPoP-Nonce"
+# Where an adapter parks a nonce for the response (RFC 9449 §8, §9) when it cannot set the header
+# itself; DPoPNonceMiddleware copies it. On the HttpRequest, never on DRF's Request wrapper,
+# whose attribute writes stay on the wrapper (rest_framework/request.py ``__getattr__``).
+_PENDING_NONCE = "_dpop_pending_nonce"
 
 
 def get_proof(request: HttpRequest) -> str | None:
@@ -33,3 +39,13 @@ def expected_htu(request: HttpRequest) -> str:
             return base + request.path_info
         return base + request.path
     return request.build_absolute_uri(request.path)
+
+
+def set_pending_nonce(request: Any, nonce: str) -> None:
+    """Park ``nonce`` on the underlying :class:`HttpRequest` for the response's ``DPoP-Nonce``."""
+    setattr(getattr(request, "_request", request), _PENDING_NONCE, nonce)
+
+
+def pending_nonce(request: Any) -> str | None:
+    """Return the nonce an adapter parked for this request's response, if any."""
+    return getattr(getattr(request, "_request", request), _PENDING_NONCE, None)

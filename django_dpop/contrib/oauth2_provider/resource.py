@@ -22,9 +22,12 @@ from django.http import HttpRequest
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
+from ...conf import conf
 from ...core.binding import jkt_matches
-from ...core.errors import InvalidRequest, InvalidToken
+from ...core.challenge import build_challenge
+from ...core.errors import DPoPError, InvalidRequest, InvalidToken, StoreUnavailable
 from ...core.proof import VerifiedProof
+from ...http import get_proof
 from ...proofs import RESOURCE, verify_request_proof
 
 
@@ -37,6 +40,12 @@ _CREDENTIALS = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?", re.DOTALL
 # RFC 9110 §11.2 token68, the only credentials syntax of RFC 6750 §2.1 and RFC 9449 §7.1.
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _OUR_SCHEMES = frozenset({DPOP_SCHEME, BEARER_SCHEME})
+
+
+class InvalidBearerToken(InvalidToken):
+    """DOT's validator refused a Bearer token: the challenge goes on the ``Bearer`` scheme."""
+
+    default_description = "The access token is invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,3 +182,108 @@ def authenticate_dpop_request(request: HttpRequest) -> tuple[Any, VerifiedProof]
     if credentials is None or credentials.scheme != DPOP_SCHEME:
         raise InvalidRequest("No DPoP access token in the Authorization header")
     return verify_dpop_token(request, credentials.token)
+
+
+def check_bearer_request(request: HttpRequest) -> None:
+    """Refuse what is wrong with a ``Bearer`` request before its token is looked at.
+
+    A ``DPoP`` proof beside a Bearer token is refused (``InvalidRequest``, as node-oidc-provider
+    does): the client holds a key, so the token may be bound, and the request is ambiguous.
+    With ``DPOP_ALLOW_BEARER_TOKENS = False`` every Bearer token is refused (``InvalidToken``).
+    """
+    if get_proof(request) is not None:
+        raise InvalidRequest("A DPoP proof was sent with a Bearer access token")
+    if not conf.DPOP_ALLOW_BEARER_TOKENS:
+        raise InvalidToken("Bearer access tokens are not accepted; use DPoP")
+
+
+def refuse_bound_bearer(access_token: Any) -> None:
+    """RFC 9449 §7.2: a DPoP-bound token presented as Bearer MUST be refused (downgrade)."""
+    if binding_jkt(access_token) is not None:
+        raise InvalidToken("DPoP-bound access token presented as Bearer")
+
+
+def authenticate_bearer_request(request: HttpRequest) -> Any:
+    """Validate a Bearer request through DOT's configured backend; return the access token.
+
+    DOT does the work (so a host's validator applies); the downgrade check runs after it, so it
+    holds even when the host did not install the DOT helper's validator mixin.
+    """
+    from oauth2_provider.oauth2_backends import get_oauthlib_core
+
+    check_bearer_request(request)
+    valid, oauthlib_request = get_oauthlib_core().verify_request(request, scopes=[])
+    if not valid:
+        error = getattr(oauthlib_request, "oauth2_error", None) or {}
+        description = error.get("error_description")
+        raise InvalidBearerToken(str(description) if description else None)
+    access_token = oauthlib_request.access_token
+    refuse_bound_bearer(access_token)
+    return access_token
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceAccess:
+    """What an accepted request was authenticated with; ``proof`` is None for a Bearer token."""
+
+    access_token: Any
+    proof: VerifiedProof | None
+
+    @property
+    def user(self) -> Any:
+        """The resource owner, None for a client-credentials token (DOT's convention)."""
+        return self.access_token.user
+
+
+def authenticate_resource_request(request: HttpRequest) -> ResourceAccess | None:
+    """Authenticate a plain Django request with a DPoP (or, if allowed, Bearer) access token.
+
+    Returns None when the request carries no DPoP or Bearer credentials; raises the core's errors
+    (and :class:`InvalidBearerToken`) for any credentials it refuses.
+    """
+    credentials = get_authorization(request)
+    if credentials is None:
+        return None
+    if credentials.scheme == DPOP_SCHEME:
+        access_token, proof = verify_dpop_token(request, credentials.token)
+        return ResourceAccess(access_token, proof)
+    return ResourceAccess(authenticate_bearer_request(request), None)
+
+
+def error_status(error: DPoPError) -> int:
+    """HTTP status of a refusal at a protected resource.
+
+    RFC 6750 §3.1: ``invalid_request`` is a 400, ``invalid_token`` a 401; RFC 9449 §7.1 and §9:
+    ``invalid_dpop_proof`` and ``use_dpop_nonce`` are 401. A failing store is a 503 (fail closed).
+    """
+    if isinstance(error, StoreUnavailable):
+        return 503
+    if isinstance(error, InvalidRequest):
+        return 400
+    return 401
+
+
+def challenges(
+    error: DPoPError | None = None, *, bearer: bool | None = None, realm: str | None = None
+) -> str:
+    """Return the ``WWW-Authenticate`` value for a refusal (or for no credentials at all).
+
+    Always a ``DPoP`` challenge with ``algs`` (RFC 9449 §7.1), with ``error`` when the failure was
+    on that scheme. A ``Bearer`` challenge follows (RFC 9449 §7.2) when Bearer tokens are accepted
+    (``bearer`` defaults to ``DPOP_ALLOW_BEARER_TOKENS``), carrying the error of a refused Bearer
+    token. With no credentials neither challenge has an error code (RFC 6750 §3.1).
+    """
+    if bearer is None:
+        bearer = conf.DPOP_ALLOW_BEARER_TOKENS
+    algs = conf.DPOP_ALLOWED_ALGORITHMS
+    if error is None or isinstance(error, InvalidBearerToken):
+        dpop = build_challenge("DPoP", algs=algs)
+    else:
+        dpop = build_challenge("DPoP", algs=algs, error=error.error, error_description=error.description)
+    if not bearer:
+        return dpop
+    if isinstance(error, InvalidBearerToken):
+        return f"{dpop}, " + build_challenge(
+            "Bearer", realm=realm, error=error.error, error_description=error.description
+        )
+    return f"{dpop}, " + build_challenge("Bearer", realm=realm)

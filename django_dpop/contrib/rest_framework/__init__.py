@@ -1,1 +1,6 @@
-"""DPoP for Django REST Framework."""
+"""DPoP for Django REST Framework: ``DPoPAuthentication``."""
+
+from .authentication import DPoPAuthentication
+
+
+__all__ = ["DPoPAuthentication"]
