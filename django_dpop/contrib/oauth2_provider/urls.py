@@ -36,6 +36,11 @@ base_urlpatterns = [
     path("authorize/", views.DPoPAuthorizationView.as_view(), name="authorize"),
     path("token/", views.DPoPTokenView.as_view(), name="token"),
     path("introspect/", views.DPoPIntrospectTokenView.as_view(), name="introspect"),
+    path(
+        "device-authorization/",
+        views.CompatDeviceAuthorizationView.as_view(),
+        name="device-authorization",
+    ),
 ]
 
 oidc_urlpatterns = [

@@ -22,6 +22,7 @@ from oauth2_provider.models import get_access_token_model, get_device_grant_mode
 from oauth2_provider.views import (
     AuthorizationView,
     ConnectDiscoveryInfoView,
+    DeviceAuthorizationView,
     IntrospectTokenView,
     OAuthServerMetadataView,
     TokenView,
@@ -94,6 +95,24 @@ class DPoPTokenView(TokenView):
 
 
 _NO_STORE = {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class CompatDeviceAuthorizationView(DeviceAuthorizationView):
+    """DOT's RFC 8628 device authorization endpoint, working with oauthlib 4.
+
+    oauthlib 4.0 adds a ``scope`` member (not defined by RFC 8628 §3.2) to the device
+    authorization response, which DOT 3.4.1 passes to ``DeviceCodeResponse(**response)``:
+    ``TypeError``, a 500 on every request. DOT resolves the scope again on its own, so the
+    member is dropped; with oauthlib 3 this view changes nothing.
+    """
+
+    def create_device_authorization_response(self, request: http.HttpRequest) -> tuple[Any, Any, int]:
+        headers, response, status = super().create_device_authorization_response(request)
+        if status == 200 and isinstance(response, dict):
+            response.pop("scope", None)
+        return headers, response, status
 
 
 class DPoPAuthorizationView(AuthorizationView):

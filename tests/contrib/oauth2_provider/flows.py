@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.test import Client
-from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
 from tests.factories import TestKey, make_proof
@@ -143,20 +142,18 @@ def code_exchange(code: str, verifier: str) -> dict[str, str]:
     }
 
 
-def authorize_device(client: Client, app: App, user: Any) -> str:
-    """RFC 8628: device authorization request, then the user approves; returns the device_code."""
+def authorize_device(client: Client, browser: Client, app: App) -> str:
+    """RFC 8628 through DOT's views: device authorization, then the user enters the code and accepts."""
     response = client.post(
         "/o/device-authorization/",
         urlencode({"client_id": app.client_id, "scope": "read"}),
         content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code == 200, response.content
-    device_code = json.loads(response.content)["device_code"]
-    from oauth2_provider.models import get_device_grant_model
-
-    grant = get_device_grant_model().objects.get(device_code=device_code)
-    grant.status = grant.AUTHORIZED
-    grant.user = user
-    grant.save(update_fields=["status", "user"])
-    assert grant.expires > timezone.now()
-    return device_code
+    data = json.loads(response.content)
+    user_code = data["user_code"]
+    response = browser.post("/o/device/", {"user_code": user_code})
+    assert response.status_code == 302, response.content
+    response = browser.post(f"/o/device-confirm/{app.client_id}/{user_code}", {"action": "accept"})
+    assert response.status_code == 302, response.content
+    return data["device_code"]

@@ -1,0 +1,204 @@
+"""RFC 9449 §5 at DOT's token endpoint, for every grant DOT offers, through DOT's real views."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from oauth2_provider.models import get_access_token_model
+
+from django_dpop.contrib.oauth2_provider.models import AccessTokenBinding
+from tests.contrib.oauth2_provider.flows import (
+    DEVICE_GRANT,
+    App,
+    authorize,
+    authorize_device,
+    code_exchange,
+    post_token,
+    token_proof,
+)
+from tests.factories import TestKey
+
+
+@dataclass
+class Grant:
+    """An application and a way to make a fresh, valid token request body for it."""
+
+    app: App
+    prepare: Callable[[], dict[str, str]]
+
+
+def _client_credentials(app_factory: Any, **_: Any) -> Grant:
+    app = app_factory("client-credentials")
+    return Grant(app, lambda: {"grant_type": "client_credentials", "scope": "read"})
+
+
+def _password(app_factory: Any, dot_settings: Any, **_: Any) -> Grant:
+    # DOT 3.4 refuses the password grant (RFC 9700 §2.4) unless the gate is turned off.
+    dot_settings(COMPLIANT_BCP_RFC9700_PASSWORD_GRANT=False)
+    app = app_factory("password")
+    return Grant(app, lambda: {"grant_type": "password", "username": "alice", "password": "wonderland"})
+
+
+def _authorization_code(app_factory: Any, browser: Client, **_: Any) -> Grant:
+    app = app_factory("authorization-code", public=True)
+
+    def prepare() -> dict[str, str]:
+        code, verifier = authorize(browser, app)
+        return code_exchange(code, verifier)
+
+    return Grant(app, prepare)
+
+
+def _refresh_token(app_factory: Any, browser: Client, **_: Any) -> Grant:
+    # A confidential client whose refresh token was issued without DPoP: refreshing it may bind.
+    app = app_factory("authorization-code", skip_authorization=True)
+
+    def prepare() -> dict[str, str]:
+        code, verifier = authorize(browser, app, consent=False)
+        response = post_token(Client(), app, code_exchange(code, verifier))
+        assert response.status_code == 200, response.content
+        return {"grant_type": "refresh_token", "refresh_token": json.loads(response.content)["refresh_token"]}
+
+    return Grant(app, prepare)
+
+
+def _device_code(app_factory: Any, browser: Client, **_: Any) -> Grant:
+    app = app_factory(DEVICE_GRANT, public=True)
+
+    def prepare() -> dict[str, str]:
+        return {"grant_type": DEVICE_GRANT, "device_code": authorize_device(Client(), browser, app)}
+
+    return Grant(app, prepare)
+
+
+GRANTS = {
+    "client_credentials": _client_credentials,
+    "password": _password,
+    "authorization_code": _authorization_code,
+    "refresh_token": _refresh_token,
+    "device_code": _device_code,
+}
+
+
+@pytest.fixture(params=list(GRANTS))
+def grant(request: pytest.FixtureRequest, app_factory: Any, browser: Client, dot_settings: Any) -> Grant:
+    return GRANTS[request.param](app_factory=app_factory, browser=browser, dot_settings=dot_settings)
+
+
+def _issued(response: Any) -> tuple[dict[str, Any], Any]:
+    assert response.status_code == 200, response.content
+    body = json.loads(response.content)
+    token = get_access_token_model().objects.select_related("dpop_binding").get(token=body["access_token"])
+    return body, token
+
+
+def _jkt(token: Any) -> str | None:
+    try:
+        return token.dpop_binding.jkt
+    except AccessTokenBinding.DoesNotExist:
+        return None
+
+
+def _assert_error(response: Any, status: int, error: str) -> dict[str, Any]:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    body = json.loads(response.content)
+    assert body["error"] == error
+    return body
+
+
+def test_proof_binds_the_access_token(client: Client, grant: Grant, key: TestKey) -> None:
+    body, token = _issued(post_token(client, grant.app, grant.prepare(), key=key))
+    assert body["token_type"] == "DPoP"
+    assert _jkt(token) == key.jkt
+
+
+def test_no_proof_gives_a_bearer_token(client: Client, grant: Grant) -> None:
+    body, token = _issued(post_token(client, grant.app, grant.prepare()))
+    assert body["token_type"] == "Bearer"
+    assert _jkt(token) is None
+
+
+@pytest.mark.parametrize(
+    ("proof_kwargs", "reason"),
+    [
+        ({"claims": {"htm": "GET"}}, "htm"),
+        ({"claims": {"htu": "http://testserver/o/authorize/"}}, "htu"),
+        ({"iat": 1_000_000_000}, "iat"),
+        ({"headers": {"typ": "JWT"}}, "typ"),
+    ],
+)
+def test_invalid_proof_is_refused(
+    client: Client, grant: Grant, key: TestKey, proof_kwargs: dict[str, Any], reason: str
+) -> None:
+    data = grant.prepare()
+    response = post_token(client, grant.app, data, proof=token_proof(key, **proof_kwargs))
+    body = _assert_error(response, 400, "invalid_dpop_proof")
+    assert body["error_description"]
+    assert not AccessTokenBinding.objects.exists()
+    # The grant was not consumed: a good proof still succeeds.
+    assert json.loads(post_token(client, grant.app, data, key=key).content)["token_type"] == "DPoP"
+
+
+def test_garbage_dpop_header_is_refused(client: Client, grant: Grant) -> None:
+    for value in ("garbage", "a.b.c", "", "x" * 10_000, "é"):
+        _assert_error(post_token(client, grant.app, grant.prepare(), proof=value), 400, "invalid_dpop_proof")
+
+
+def test_two_dpop_headers_are_refused(client: Client, grant: Grant, key: TestKey) -> None:
+    # Repeated header lines reach Django comma-joined (RFC 9449 §4.3 check 1).
+    proof = f"{token_proof(key)}, {token_proof(key)}"
+    _assert_error(post_token(client, grant.app, grant.prepare(), proof=proof), 400, "invalid_dpop_proof")
+
+
+def test_replayed_proof_is_refused(client: Client, grant: Grant, key: TestKey) -> None:
+    proof = token_proof(key)
+    _issued(post_token(client, grant.app, grant.prepare(), proof=proof))
+    body = _assert_error(
+        post_token(client, grant.app, grant.prepare(), proof=proof), 400, "invalid_dpop_proof"
+    )
+    assert "replay" in body["error_description"].lower()
+
+
+def test_nonce_required(client: Client, grant: Grant, key: TestKey, settings: Any) -> None:
+    settings.DPOP_NONCE_REQUIRED = True
+    data = grant.prepare()
+    response = post_token(client, grant.app, data, key=key)
+    _assert_error(response, 400, "use_dpop_nonce")
+    nonce = response["DPoP-Nonce"]
+    assert nonce and "," not in nonce  # exactly one DPoP-Nonce (RFC 9449 §8)
+
+    # A made-up nonce is not accepted either.
+    stale = post_token(client, grant.app, data, key=key, nonce="not-a-nonce-we-issued")
+    _assert_error(stale, 400, "use_dpop_nonce")
+    assert stale["DPoP-Nonce"] == nonce
+
+    body, token = _issued(post_token(client, grant.app, data, key=key, nonce=nonce))
+    assert body["token_type"] == "DPoP"
+    assert _jkt(token) == key.jkt
+
+
+def test_nonce_not_asked_of_bearer_requests(client: Client, grant: Grant, settings: Any) -> None:
+    settings.DPOP_NONCE_REQUIRED = True
+    body, _token = _issued(post_token(client, grant.app, grant.prepare()))
+    assert body["token_type"] == "Bearer"
+
+
+class BrokenStore:
+    """A replay store whose backend is down: it raises, as a real store does on a lost connection."""
+
+    def check_and_add(self, key: str, expires_at: int) -> bool:
+        raise ConnectionError("replay store is down")
+
+
+def test_store_failure_refuses(client: Client, grant: Grant, key: TestKey, settings: Any) -> None:
+    settings.DPOP_REPLAY_STORE = f"{__name__}.BrokenStore"
+    response = post_token(client, grant.app, grant.prepare(), key=key)
+    _assert_error(response, 503, "temporarily_unavailable")
+    assert not get_access_token_model().objects.filter(dpop_binding__isnull=False).exists()
