@@ -32,6 +32,11 @@ DPOP_TOKEN_TYPE = "DPoP"
 _TOKEN_PROOF = "_dpop_token_endpoint_proof"
 _RESOURCE_AUTH = "_dpop_resource_authentication"
 _UNSET = object()
+_TOKEN_RESPONSE_HEADERS = {
+    "Content-Type": "application/json",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+}
 
 
 def dpop_error_response(exc: DPoPError) -> tuple[dict[str, str], str, int]:
@@ -41,7 +46,7 @@ def dpop_error_response(exc: DPoPError) -> tuple[dict[str, str], str, int]:
     answers 503 ``temporarily_unavailable``: the request is refused (fail closed) but the client
     may retry, which a 400 would tell it not to.
     """
-    headers = {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
+    headers = dict(_TOKEN_RESPONSE_HEADERS)
     status = 400
     if isinstance(exc, UseDPoPNonce) and exc.nonce:
         headers["DPoP-Nonce"] = exc.nonce
@@ -89,8 +94,12 @@ class DPoPOAuthLibCoreMixin:
             headers, body, status = dpop_error_response(exc)
             return None, headers, body, status
         uri, headers, body, status = super().create_token_response(request)  # type: ignore[misc]
+        headers = dict(headers)
+        # Errors raised from save_bearer_token (ours among them) reach DOT's ``except
+        # OAuth2Error`` without oauthlib's default headers (RFC 6749 §5.1, §5.2).
+        for name, value in _TOKEN_RESPONSE_HEADERS.items():
+            headers.setdefault(name, value)
         if proof is not None and status == 200:
-            headers = dict(headers)
             try:
                 nonce = next_nonce(proof, TOKEN_ENDPOINT)
             except StoreUnavailable:
