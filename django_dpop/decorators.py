@@ -1,0 +1,143 @@
+"""``dpop_required``: DPoP-bound access tokens for plain Django views, sync and async (RFC 9449 §7).
+
+The same semantics as DRF's ``DPoPAuthentication``: ``Authorization: DPoP <token>`` with a valid
+proof, or (while ``DPOP_ALLOW_BEARER_TOKENS``) an unbound Bearer token checked by DOT. Refusals are
+JSON ``{"error", "error_description"}`` with ``WWW-Authenticate`` (401, 400 ``invalid_request``,
+403 ``insufficient_scope``, 503 when a store fails). On success the view finds:
+
+- ``request.auth``: the DOT ``AccessToken``;
+- ``request.user``: its user, or ``AnonymousUser`` for a client-credentials token (never a session
+  user: the token alone decides who is calling);
+- ``request.dpop_proof``: the :class:`~django_dpop.core.VerifiedProof`, None for a Bearer token.
+
+The views are CSRF-exempt, as DRF's are: the browser never attaches an ``Authorization`` header on
+its own, and these views accept nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar, overload
+
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .conf import conf
+from .contrib.oauth2_provider.resource import authenticate_resource_request, challenges, error_status
+from .core.challenge import build_challenge
+from .core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
+from .http import DPOP_NONCE_HEADER, pending_nonce, set_pending_nonce
+from .proofs import RESOURCE, next_nonce
+
+
+logger = logging.getLogger("django_dpop")
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def refusal_response(error: DPoPError | None) -> JsonResponse:
+    """The response to a refused request, or to one without credentials (``error`` None)."""
+    if error is None:
+        response = JsonResponse(
+            {"error": "invalid_request", "error_description": "Authentication credentials were not provided"},
+            status=401,
+        )
+        response["WWW-Authenticate"] = challenges(None)
+        return response
+    if isinstance(error, StoreUnavailable):
+        logger.error("DPoP store unavailable", exc_info=error.__cause__ or error)
+    response = JsonResponse(
+        {"error": error.error, "error_description": error.description}, status=error_status(error)
+    )
+    if not isinstance(error, StoreUnavailable):
+        response["WWW-Authenticate"] = challenges(error)
+    if isinstance(error, UseDPoPNonce) and error.nonce:
+        response[DPOP_NONCE_HEADER] = error.nonce
+    return response
+
+
+def _insufficient_scope(scopes: Sequence[str], dpop: bool) -> JsonResponse:
+    """RFC 6750 §3.1 ``insufficient_scope``: 403, with the scope the resource needs."""
+    description = "The access token lacks the scope this resource requires"
+    response = JsonResponse({"error": "insufficient_scope", "error_description": description}, status=403)
+    scope = " ".join(scopes)
+    if dpop:
+        algs = conf.DPOP_ALLOWED_ALGORITHMS
+        challenge = build_challenge("DPoP", algs=algs, error="insufficient_scope", scope=scope)
+    else:
+        challenge = build_challenge("Bearer", error="insufficient_scope", scope=scope)
+    response["WWW-Authenticate"] = challenge
+    return response
+
+
+def protect(request: HttpRequest, scopes: Sequence[str] = ()) -> JsonResponse | None:
+    """Authenticate ``request``; return the refusal to send, or None after setting ``request.auth``.
+
+    Synchronous (database and crypto): async callers wrap it in ``sync_to_async``.
+    """
+    try:
+        access = authenticate_resource_request(request)
+        if access is None:
+            return refusal_response(None)
+        if scopes and not access.access_token.allow_scopes(scopes):
+            return _insufficient_scope(scopes, dpop=access.proof is not None)
+        if access.proof is not None:
+            nonce = next_nonce(access.proof, RESOURCE)
+            if nonce is not None:
+                set_pending_nonce(request, nonce)
+    except DPoPError as error:
+        return refusal_response(error)
+    request.auth = access.access_token  # type: ignore[attr-defined]
+    request.user = access.user if access.user is not None else AnonymousUser()
+    request.dpop_proof = access.proof  # type: ignore[attr-defined]
+    return None
+
+
+def finish(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    """Add the fresh nonce of a successful request (RFC 9449 §8.2) unless the view set one."""
+    nonce = pending_nonce(request)
+    if nonce and DPOP_NONCE_HEADER not in response:
+        response[DPOP_NONCE_HEADER] = nonce
+    return response
+
+
+@overload
+def dpop_required(view: View, /) -> View: ...
+@overload
+def dpop_required(*, scopes: Sequence[str] = ()) -> Callable[[View], View]: ...
+
+
+def dpop_required(view: View | None = None, /, *, scopes: Sequence[str] = ()) -> Any:
+    """Protect a function view with a DPoP-bound access token; ``@dpop_required`` or ``(scopes=[...])``.
+
+    Async views (``async def``) stay async: the checks, which touch the database, run in
+    ``sync_to_async`` (thread-sensitive, as Django's ORM requires).
+    """
+    scopes = tuple(scopes)
+
+    def decorator(func: View) -> View:
+        if iscoroutinefunction(func):
+
+            @wraps(func)
+            async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+                refusal = await sync_to_async(protect)(request, scopes)
+                if refusal is not None:
+                    return refusal
+                return finish(request, await func(request, *args, **kwargs))
+
+            return csrf_exempt(async_view)  # type: ignore[return-value]
+
+        @wraps(func)
+        def sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            refusal = protect(request, scopes)
+            if refusal is not None:
+                return refusal
+            return finish(request, func(request, *args, **kwargs))
+
+        return csrf_exempt(sync_view)  # type: ignore[return-value]
+
+    return decorator(view) if view is not None else decorator
