@@ -136,7 +136,6 @@ class DPoPAuthorizationView(AuthorizationView):
                     error=InvalidRequestError(
                         description="dpop_jkt must be one JWK SHA-256 thumbprint (RFC 9449 §10).",
                         state=credentials.get("state"),
-                        redirect_uri=redirect_uri,
                     ),
                     redirect_uri=redirect_uri,
                 )
