@@ -1,6 +1,9 @@
+"""DPoP for django-oauth-toolkit: an optional app (label ``django_dpop_oauth2``)."""
+
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core.checks import Tags, register
 
 
 class DPoPOAuth2ProviderConfig(AppConfig):
@@ -8,3 +11,9 @@ class DPoPOAuth2ProviderConfig(AppConfig):
     label = "django_dpop_oauth2"
     verbose_name = "DPoP for django-oauth-toolkit"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .checks import check_oauth2_classes, check_urls
+
+        register(Tags.security)(check_oauth2_classes)
+        register(Tags.urls)(check_urls)
