@@ -1,0 +1,176 @@
+"""``DPoPAPIClient``: test a DPoP-protected API in one line (RFC 9449 §4, §7).
+
+    client = DPoPAPIClient()
+    client.obtain_token(application=app, user=alice, scope="read")
+    response = client.get("/api/me/")        # Authorization: DPoP <token> + a fresh proof
+
+Each request carries a new proof for its method and absolute URL (query dropped, RFC 9449 §4.2),
+with ``ath`` when a token is set. A ``use_dpop_nonce`` refusal is retried once with the server's
+nonce, and the last ``DPoP-Nonce`` seen is used on later requests (§8.2, §9).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from django.test.client import FakePayload
+from django.utils import timezone
+from django.utils.encoding import iri_to_uri
+from rest_framework.test import APIClient
+
+from .client import DPoPKey, create_proof
+from .http import DPOP_NONCE_HEADER
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+class DPoPAPIClient(APIClient):
+    """A DRF ``APIClient`` that holds a DPoP key and signs a proof for every request.
+
+    ``key``: the client's :class:`~django_dpop.client.DPoPKey` (a fresh ES256 key by default).
+    ``base_url``: sign for this public origin instead of the test request's own, e.g. when the
+    server sets ``DPOP_HTU_BASE_URL``. ``follow_nonce``: retry once on ``use_dpop_nonce``.
+
+    ``last_proof`` is the proof sent last (to test a replay), ``nonce`` the server nonce in use.
+    Headers given explicitly win: pass ``HTTP_DPOP`` or an ``Authorization`` to send your own.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        key: DPoPKey | None = None,
+        base_url: str | None = None,
+        follow_nonce: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.dpop_key = key or DPoPKey.generate()
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.follow_nonce = follow_nonce
+        self.access_token: str | None = None
+        self.nonce: str | None = None
+        self.last_proof: str | None = None
+
+    # -- tokens ----------------------------------------------------------------------------------
+
+    def credentials(self, token: str | None = None, **kwargs: Any) -> None:
+        """Use ``token`` as ``Authorization: DPoP <token>``; other ``kwargs`` as ``APIClient``."""
+        self.access_token = token
+        super().credentials(**kwargs)
+
+    def obtain_token(
+        self,
+        application: Any = None,
+        *,
+        user: Any = None,
+        scope: str | Sequence[str] = "read write",
+        expires_in: int = 3600,
+    ) -> Any:
+        """Create a DOT access token bound to this client's key (ORM only) and use it.
+
+        No token endpoint is involved: the token and its ``AccessTokenBinding`` are written
+        directly, for tests of a resource server. ``user=None`` is a client-credentials token.
+        Without ``application`` a confidential client-credentials application is created.
+        """
+        from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
+
+        from .contrib.oauth2_provider.models import AccessTokenBinding
+
+        if application is None:
+            application = get_application_model().objects.create(
+                name="DPoPAPIClient",
+                client_type="confidential",
+                authorization_grant_type="client-credentials",
+            )
+        raw = secrets.token_urlsafe(32)
+        access_token = get_access_token_model()(
+            application=application,
+            user=user,
+            scope=scope if isinstance(scope, str) else " ".join(scope),
+            expires=timezone.now() + datetime.timedelta(seconds=expires_in),
+        )
+        set_token_value(access_token, raw)
+        access_token.save()
+        AccessTokenBinding.objects.create(access_token=access_token, jkt=self.dpop_key.thumbprint)
+        self.access_token = raw
+        return access_token
+
+    def logout(self) -> None:
+        super().logout()
+        self.access_token = None
+        self.nonce = None
+
+    # -- signing ---------------------------------------------------------------------------------
+
+    def request_url(self, environ: dict[str, Any]) -> str:
+        """The absolute URL (no query) of a test request: what its proof's ``htu`` names.
+
+        Built as Django builds it for the view (``request.build_absolute_uri(request.path)``).
+        """
+        path = str(environ.get("SCRIPT_NAME", "")) + str(environ["PATH_INFO"])
+        # The test client stores the path WSGI-style (bytes as latin-1); Django decodes UTF-8.
+        path = iri_to_uri(path.encode("iso-8859-1").decode("utf-8", "replace"))
+        if self.base_url:
+            return self.base_url + path
+        scheme = environ.get("wsgi.url_scheme", "http")
+        host = environ.get("HTTP_HOST")
+        if not host:
+            host = str(environ.get("SERVER_NAME", "testserver"))
+            port = str(environ.get("SERVER_PORT", _DEFAULT_PORTS[scheme]))
+            if port != _DEFAULT_PORTS[scheme]:
+                host = f"{host}:{port}"
+        return f"{scheme}://{host}{path}"
+
+    def request(self, **kwargs: Any) -> Any:
+        kwargs.update(self._credentials)
+        payload = kwargs.get("wsgi.input")
+        body = payload.read() if isinstance(payload, FakePayload) else None
+        response = self._signed_request(kwargs, body)
+        if self.follow_nonce and self._asks_for_nonce(response):
+            response = self._signed_request(kwargs, body)
+        return response
+
+    def _signed_request(self, environ: dict[str, Any], body: bytes | None) -> Any:
+        environ = dict(environ)
+        if body is not None:
+            environ["wsgi.input"] = FakePayload(body)  # a retry needs the body again
+        token = self.access_token
+        if token is not None:
+            environ.setdefault("HTTP_AUTHORIZATION", f"DPoP {token}")
+        if "HTTP_DPOP" not in environ:
+            authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
+            ath_token = token if token is not None and authorization == f"DPoP {token}" else None
+            self.last_proof = create_proof(
+                self.dpop_key,
+                str(environ.get("REQUEST_METHOD", "GET")),
+                self.request_url(environ),
+                access_token=ath_token,
+                nonce=self.nonce,
+            )
+            environ["HTTP_DPOP"] = self.last_proof
+        # Straight to APIClient's parent: credentials were merged above.
+        response = super(APIClient, self).request(**environ)
+        nonce = response.headers.get(DPOP_NONCE_HEADER)
+        if nonce:
+            self.nonce = nonce
+        return response
+
+    @staticmethod
+    def _asks_for_nonce(response: Any) -> bool:
+        """A ``use_dpop_nonce`` refusal: 401 challenge at a resource (RFC 9449 §9), 400 JSON
+        at a token endpoint (§8), both with a ``DPoP-Nonce`` to retry with."""
+        if DPOP_NONCE_HEADER not in response.headers:
+            return False
+        if response.status_code == 401:
+            return 'error="use_dpop_nonce"' in response.headers.get("WWW-Authenticate", "")
+        if response.status_code == 400 and "json" in response.headers.get("Content-Type", ""):
+            try:
+                return json.loads(response.content).get("error") == "use_dpop_nonce"
+            except (ValueError, AttributeError):
+                return False
+        return False
