@@ -15,6 +15,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from oauth2_provider.oauth2_backends import OAuthLibCore
+from oauthlib.common import Request as OAuthlibRequest
 
 from ...core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
 from ...core.proof import VerifiedProof
@@ -121,6 +122,65 @@ class DPoPOAuthLibCoreMixin:
             extra["token_type"] = DPOP_TOKEN_TYPE
         return extra
 
+    # -- protected resources: DOT's views, DRF's OAuth2Authentication, OIDC UserInfo (§7.1) -------
+
+    def _authenticate_dpop(self, request: HttpRequest) -> DPoPError | None:
+        """Check an ``Authorization: DPoP`` request (proof with ``ath``, token, key binding).
+
+        On success the token, its binding and the proof are parked on the request for
+        :meth:`extract_headers`; a request with another scheme is left to DOT. Returns the refusal.
+        """
+        from .resource import DPOP_SCHEME, get_authorization, verify_dpop_token
+
+        if _RESOURCE_AUTH in request.__dict__:
+            return None
+        try:
+            credentials = get_authorization(request)
+            if credentials is None or credentials.scheme != DPOP_SCHEME:
+                return None
+            access_token, proof = verify_dpop_token(request, credentials.token)
+        except DPoPError as exc:
+            return exc
+        except Exception:  # a broken store or store setting: refuse, never 500
+            log.exception("DPoP resource authentication failed unexpectedly")
+            return StoreUnavailable()
+        setattr(request, _RESOURCE_AUTH, (credentials.token, access_token, proof))
+        return None
+
+    def verify_request(self, request: HttpRequest, scopes: list[str]) -> tuple[bool, Any]:
+        """Accept ``Authorization: DPoP`` as well; DOT then checks scopes, audience and client."""
+        from .validators import preloaded_access_token
+
+        error = self._authenticate_dpop(request)
+        if error is not None:
+            oauthlib_request = OAuthlibRequest(request.build_absolute_uri())
+            oauthlib_request.oauth2_error = {"error": error.error, "error_description": error.description}
+            return False, oauthlib_request
+        auth = request.__dict__.get(_RESOURCE_AUTH)
+        if auth is None:
+            return super().verify_request(request, scopes)  # type: ignore[misc]
+        with preloaded_access_token(auth[1]):
+            return super().verify_request(request, scopes)  # type: ignore[misc]
+
+    def create_userinfo_response(self, request: HttpRequest) -> tuple[Any, dict[str, str], str, int]:
+        """OIDC UserInfo with ``Authorization: DPoP`` (RFC 9449 §7.1), refusals as 401 challenges."""
+        from .resource import challenges, error_status
+        from .validators import preloaded_access_token
+
+        error = self._authenticate_dpop(request)
+        if error is not None:
+            headers = {"WWW-Authenticate": challenges(error), "Cache-Control": "no-store"}
+            if isinstance(error, UseDPoPNonce) and error.nonce:
+                headers["DPoP-Nonce"] = error.nonce
+            body = json.dumps({"error": error.error, "error_description": error.description})
+            headers["Content-Type"] = "application/json"
+            return None, headers, body, error_status(error)
+        auth = request.__dict__.get(_RESOURCE_AUTH)
+        if auth is None:
+            return super().create_userinfo_response(request)  # type: ignore[misc]
+        with preloaded_access_token(auth[1]):
+            return super().create_userinfo_response(request)  # type: ignore[misc]
+
     # -- what oauthlib sees ----------------------------------------------------------------------
 
     def extract_headers(self, request: HttpRequest) -> dict[str, Any]:
@@ -130,6 +190,13 @@ class DPoPOAuthLibCoreMixin:
         proof = request.__dict__.get(_TOKEN_PROOF)
         if isinstance(proof, VerifiedProof):
             headers[JKT_HEADER] = proof.jkt
+        auth = request.__dict__.get(_RESOURCE_AUTH)
+        if auth is not None:
+            # oauthlib only knows Bearer: hand it the verified token under that scheme, with the
+            # proof's key for the validator's binding check. request.META is left untouched.
+            token, _access_token, resource_proof = auth
+            headers["Authorization"] = f"Bearer {token}"
+            headers[JKT_HEADER] = resource_proof.jkt
         return headers
 
 

@@ -1,0 +1,171 @@
+"""DOT's own resource surfaces with DPoP: the downgrade guard (RFC 9449 §7.2) and the DPoP scheme.
+
+ProtectedResourceView, DRF with DOT's OAuth2Authentication and OIDC UserInfo all go through the
+configured backend and validator.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.test import Client
+
+from tests.contrib.oauth2_provider.flows import App, post_token
+from tests.factories import TestKey, make_proof
+
+
+pytestmark = pytest.mark.urls("tests.contrib.oauth2_provider.resource_urls")
+
+
+def _token(client: Client, app: App, key: TestKey | None) -> str:
+    response = post_token(client, app, {"grant_type": "client_credentials"}, key=key)
+    assert response.status_code == 200, response.content
+    return json.loads(response.content)["access_token"]
+
+
+def _get(client: Client, path: str, scheme: str, token: str, proof: str | None = None) -> Any:
+    headers = {"HTTP_AUTHORIZATION": f"{scheme} {token}"}
+    if proof is not None:
+        headers["HTTP_DPOP"] = proof
+    return client.get(path, **headers)
+
+
+@pytest.fixture
+def app(app_factory: Any) -> App:
+    return app_factory("client-credentials")
+
+
+@pytest.mark.parametrize("path", ["/dot/", "/drf/"])
+def test_dpop_token_with_proof_is_accepted(client: Client, app: App, key: TestKey, path: str) -> None:
+    token = _token(client, app, key)
+    proof = make_proof(key, "GET", f"http://testserver{path}", access_token=token)
+    response = _get(client, path, "DPoP", token, proof)
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("path", ["/dot/", "/drf/"])
+def test_bound_token_as_bearer_is_refused(client: Client, app: App, key: TestKey, path: str) -> None:
+    token = _token(client, app, key)
+    response = _get(client, path, "Bearer", token)
+    assert response.status_code in (401, 403)
+    if path == "/drf/":
+        assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize("path", ["/dot/", "/drf/"])
+def test_unbound_bearer_token_still_works(client: Client, app: App, path: str) -> None:
+    assert _get(client, path, "Bearer", _token(client, app, None)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(
+            lambda key, other, token: make_proof(other, "GET", "http://testserver/dot/", access_token=token),
+            id="other-key",
+        ),
+        pytest.param(lambda key, other, token: make_proof(key, "GET", "http://testserver/dot/"), id="no-ath"),
+        pytest.param(
+            lambda key, other, token: make_proof(key, "GET", "http://testserver/dot/", access_token="x"),
+            id="wrong-ath",
+        ),
+        pytest.param(
+            lambda key, other, token: make_proof(key, "POST", "http://testserver/dot/", access_token=token),
+            id="htm",
+        ),
+        pytest.param(lambda key, other, token: None, id="no-proof"),
+    ],
+)
+def test_bad_dpop_requests_are_refused(
+    client: Client, app: App, key: TestKey, other_key: TestKey, make: Any
+) -> None:
+    token = _token(client, app, key)
+    assert _get(client, "/dot/", "DPoP", token, make(key, other_key, token)).status_code == 403
+
+
+def test_unbound_token_with_dpop_scheme_is_refused(client: Client, app: App, key: TestKey) -> None:
+    token = _token(client, app, None)
+    proof = make_proof(key, "GET", "http://testserver/dot/", access_token=token)
+    assert _get(client, "/dot/", "DPoP", token, proof).status_code == 403
+
+
+def test_replayed_resource_proof_is_refused(client: Client, app: App, key: TestKey) -> None:
+    token = _token(client, app, key)
+    proof = make_proof(key, "GET", "http://testserver/dot/", access_token=token)
+    assert _get(client, "/dot/", "DPoP", token, proof).status_code == 200
+    assert _get(client, "/dot/", "DPoP", token, proof).status_code == 403
+
+
+def test_dpop_resource_costs_no_second_token_query(
+    client: Client, app: App, key: TestKey, django_assert_max_num_queries: Any
+) -> None:
+    token = _token(client, app, key)
+    proof = make_proof(key, "GET", "http://testserver/dot/", access_token=token)
+    with django_assert_max_num_queries(2) as captured:  # the replay insert and one token query
+        assert _get(client, "/dot/", "DPoP", token, proof).status_code == 200
+    assert sum("oauth2_provider_accesstoken" in q["sql"] for q in captured.captured_queries) == 1
+
+
+# -- OIDC UserInfo --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def oidc(dot_settings: Any) -> None:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    dot_settings(OIDC_ENABLED=True, OIDC_RSA_PRIVATE_KEY=pem, SCOPES={"openid": "OpenID", "read": "Read"})
+
+
+@pytest.fixture
+def user_token(oidc: None, client: Client, app_factory: Any, dot_settings: Any, key: TestKey) -> str:
+    dot_settings(COMPLIANT_BCP_RFC9700_PASSWORD_GRANT=False)
+    app = app_factory("password")
+    data = {"grant_type": "password", "username": "alice", "password": "wonderland", "scope": "openid"}
+    response = post_token(client, app, data, key=key)
+    assert response.status_code == 200, response.content
+    return json.loads(response.content)["access_token"]
+
+
+USERINFO = "http://testserver/o/userinfo/"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_userinfo_with_dpop(client: Client, user_token: str, key: TestKey) -> None:
+    proof = make_proof(key, "GET", USERINFO, access_token=user_token)
+    response = _get(client, "/o/userinfo/", "DPoP", user_token, proof)
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content)["sub"]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_userinfo_refuses_bound_token_as_bearer(client: Client, user_token: str) -> None:
+    response = _get(client, "/o/userinfo/", "Bearer", user_token)
+    assert response.status_code == 401
+    assert "invalid_token" in response["WWW-Authenticate"]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_userinfo_refuses_bad_proof(client: Client, user_token: str, other_key: TestKey) -> None:
+    proof = make_proof(other_key, "GET", USERINFO, access_token=user_token)
+    response = _get(client, "/o/userinfo/", "DPoP", user_token, proof)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("DPoP ")
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_userinfo_nonce(client: Client, user_token: str, key: TestKey, settings: Any) -> None:
+    settings.DPOP_NONCE_REQUIRED = True
+    proof = make_proof(key, "GET", USERINFO, access_token=user_token)
+    response = _get(client, "/o/userinfo/", "DPoP", user_token, proof)
+    assert response.status_code == 401
+    assert 'error="use_dpop_nonce"' in response["WWW-Authenticate"]
+    nonce = response["DPoP-Nonce"]
+    proof = make_proof(key, "GET", USERINFO, access_token=user_token, nonce=nonce)
+    assert _get(client, "/o/userinfo/", "DPoP", user_token, proof).status_code == 200
