@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest
+from django.utils.encoding import iri_to_uri
 
 from .conf import conf
 
@@ -35,9 +36,10 @@ def expected_htu(request: HttpRequest) -> str:
     base = conf.DPOP_HTU_BASE_URL
     if base:
         base = base.rstrip("/")
+        # iri_to_uri, as build_absolute_uri does: Django's paths are decoded, htu is a URI.
         if urlsplit(base).path:
-            return base + request.path_info
-        return base + request.path
+            return base + iri_to_uri(request.path_info)
+        return base + iri_to_uri(request.path)
     return request.build_absolute_uri(request.path)
 
 
