@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 from django_dpop.client import DPoPKey, compute_ath
-from django_dpop.core import ProofPolicy, verify_proof
+from django_dpop.core import NonceStatus, ProofPolicy, verify_proof
 
 
 def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -115,8 +115,9 @@ def test_proof_verifies_with_core_and_pyjwt(tmp_path: Path) -> None:
         method="GET",
         url="http://127.0.0.1:8000/api/me/",
         now=time.time(),
-        policy=ProofPolicy(),
+        policy=ProofPolicy(nonce_required=True),
         access_token="at-1",
+        nonce_checker=lambda nonce: NonceStatus.CURRENT if nonce == "n-1" else NonceStatus.INVALID,
     )
     assert verified.jkt == key.thumbprint and verified.nonce == "n-1"
     header = jwt.get_unverified_header(proof)
