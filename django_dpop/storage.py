@@ -1,0 +1,259 @@
+"""Replay and nonce stores (the Protocols of :mod:`django_dpop.core.stores`) and their cleanup.
+
+Which to choose (``DPOP_REPLAY_STORE``, ``DPOP_NONCE_STORE``):
+
+- :class:`DatabaseReplayStore` (default): one atomic statement per proof on the unique key
+  column; correct for any number of workers and hosts sharing the database.
+- :class:`CacheReplayStore`: ``cache.add`` on a shared cache (Redis: ``SET NX``); for fleets that
+  would rather not write to the database per request. Never on a per-process cache.
+- :class:`DatabaseNonceStore` (default): one nonce per purpose and rotation period, shared by all
+  workers through the database.
+- :class:`SignedNonceStore`: stateless HMAC nonces keyed from ``SECRET_KEY``; no table at all.
+
+Every store raises on failure (never answers "accepted"): the verifier turns that into
+:class:`~django_dpop.core.errors.StoreUnavailable` and refuses the request (fail closed).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import secrets
+import time
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import IntegrityError, connections, router, transaction
+from django.utils.crypto import salted_hmac
+
+from .conf import conf
+from .core.nonces import (
+    current_step,
+    is_nonce_syntax,
+    rotation_period,
+    sign_nonce,
+    signed_nonce_step,
+    step_status,
+)
+from .core.stores import NonceStatus
+from .models import SeenProof, ServerNonce
+
+
+logger = logging.getLogger(__name__)
+
+# The clock of every store; tests may patch it (or pass ``now``) instead of sleeping.
+clock = time.time
+
+# RFC 9449 §8.1 NQCHAR-safe: base64url, 24 random bytes = 192 bits.
+_NONCE_BYTES = 24
+_CACHE_KEY_PREFIX = "django_dpop:replay:"
+DEFAULT_BATCH_SIZE = 10_000
+
+
+def _datetime(timestamp: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+
+
+class DatabaseReplayStore:
+    """Replay detection (RFC 9449 §11.1) in the :class:`~django_dpop.models.SeenProof` table.
+
+    ``check_and_add`` is a single statement on a unique column, so of any number of concurrent
+    requests (threads, workers, hosts) carrying one proof exactly one is accepted. An expired
+    entry does not block a later proof with the same key: RFC 9449's own refresh example reuses
+    a ``jti`` 45 minutes later, and the row would be purged anyway.
+    """
+
+    def __init__(self, using: str | None = None) -> None:
+        self.using = using
+
+    def _alias(self) -> str:
+        return self.using or router.db_for_write(SeenProof)
+
+    def check_and_add(self, key: str, expires_at: int, *, now: float | None = None) -> bool:
+        alias = self._alias()
+        connection = connections[alias]
+        now = clock() if now is None else now
+        expires = _datetime(expires_at)
+        if (
+            connection.vendor in ("sqlite", "postgresql")
+            and connection.features.supports_update_conflicts_with_target
+        ):
+            return self._upsert(connection, key, expires, _datetime(now))
+        return self._insert_or_replace_expired(alias, key, expires, _datetime(now))
+
+    @staticmethod
+    def _upsert(connection, key: str, expires: datetime.datetime, now: datetime.datetime) -> bool:  # type: ignore[no-untyped-def]
+        # One statement, no IntegrityError and so no savepoint: it inserts, or replaces a row
+        # whose proof window has ended; a live row is left alone and nothing changes (rowcount 0).
+        # SQLite >= 3.24 and PostgreSQL serialize conflicting inserts on the unique index.
+        quote = connection.ops.quote_name
+        table = quote(SeenProof._meta.db_table)
+        key_column = quote(SeenProof._meta.get_field("key").column)
+        expires_column = quote(SeenProof._meta.get_field("expires_at").column)
+        sql = (
+            f"INSERT INTO {table} ({key_column}, {expires_column}) VALUES (%s, %s) "
+            f"ON CONFLICT ({key_column}) DO UPDATE SET {expires_column} = excluded.{expires_column} "
+            f"WHERE {table}.{expires_column} < %s"
+        )
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [key, adapt(expires), adapt(now)])
+            return cursor.rowcount == 1
+
+    @staticmethod
+    def _insert_or_replace_expired(
+        alias: str, key: str, expires: datetime.datetime, now: datetime.datetime
+    ) -> bool:
+        # Other vendors: the unique index decides (IntegrityError = already there), inside a
+        # savepoint so an enclosing transaction survives; then a conditional UPDATE, atomic per row,
+        # lets exactly one request reclaim an expired entry.
+        try:
+            with transaction.atomic(using=alias):
+                SeenProof.objects.using(alias).create(key=key, expires_at=expires)
+            return True
+        except IntegrityError:
+            pass
+        updated = (
+            SeenProof.objects.using(alias).filter(key=key, expires_at__lt=now).update(expires_at=expires)
+        )
+        return updated == 1
+
+
+class CacheReplayStore:
+    """Replay detection in the Django cache ``DPOP_REPLAY_CACHE`` with ``cache.add``.
+
+    Atomic only where ``add`` is (Redis ``SET NX``, Memcached ``add``); the system checks refuse
+    per-process caches (LocMem, Dummy, FileBased), which would let a replay through another worker.
+    The entry lives until the proof's own window ends (``expires_at``), at least one second.
+    """
+
+    def __init__(self, alias: str | None = None) -> None:
+        self.alias = alias
+
+    def check_and_add(self, key: str, expires_at: int, *, now: float | None = None) -> bool:
+        now = clock() if now is None else now
+        timeout = max(1, math.ceil(expires_at - now))
+        cache = caches[self.alias or conf.DPOP_REPLAY_CACHE]
+        # A backend that swallows errors answers a falsy value: a refusal, never an acceptance.
+        return bool(cache.add(_CACHE_KEY_PREFIX + key, 1, timeout))
+
+
+class DatabaseNonceStore:
+    """Server nonces (RFC 9449 §8, §9) in the :class:`~django_dpop.models.ServerNonce` table.
+
+    One random nonce per purpose and rotation period (``DPOP_NONCE_LIFETIME // 2``), created by
+    whichever worker asks first; the unique (purpose, step) constraint makes every other worker
+    read that same row. In a period's steady state ``issue`` and ``check`` are one indexed query. A nonce is current in its period and still valid in the next one.
+    Reads go to the write database: a replica lagging behind would refuse a fresh nonce.
+    """
+
+    def __init__(self, using: str | None = None, lifetime: int | None = None) -> None:
+        self.using = using
+        self.lifetime = lifetime
+
+    def _alias(self) -> str:
+        return self.using or router.db_for_write(ServerNonce)
+
+    def _period(self) -> int:
+        return rotation_period(conf.DPOP_NONCE_LIFETIME if self.lifetime is None else self.lifetime)
+
+    def issue(self, purpose: str, *, now: float | None = None) -> str:
+        now = clock() if now is None else now
+        period = self._period()
+        step = current_step(now, period)
+        nonces = ServerNonce.objects.using(self._alias())
+        value = nonces.filter(purpose=purpose, step=step).values_list("value", flat=True).first()
+        if value is not None:
+            return value
+        # First request of the period: propose a value. ON CONFLICT DO NOTHING (INSERT OR IGNORE)
+        # on the unique (purpose, step) means that when workers race, one row wins and nobody
+        # sees an IntegrityError (which would also need a savepoint inside ATOMIC_REQUESTS).
+        proposal = ServerNonce(
+            purpose=purpose,
+            step=step,
+            value=secrets.token_urlsafe(_NONCE_BYTES),
+            expires_at=_datetime((step + 2) * period),
+        )
+        nonces.bulk_create([proposal], ignore_conflicts=True)
+        value = nonces.filter(purpose=purpose, step=step).values_list("value", flat=True).first()
+        if value is None:  # deleted under our feet: refuse rather than hand out an unknown nonce
+            raise RuntimeError("DPoP server nonce could not be stored")
+        # Once per period and worker: drop what has expired, so the table stays tiny even
+        # without the cleanup command.
+        nonces.filter(purpose=purpose, expires_at__lt=_datetime(now)).delete()
+        return value
+
+    def check(self, nonce: str, purpose: str, *, now: float | None = None) -> NonceStatus:
+        if not is_nonce_syntax(nonce):
+            return NonceStatus.INVALID
+        now = clock() if now is None else now
+        now_step = current_step(now, self._period())
+        rows = ServerNonce.objects.using(self._alias()).filter(
+            purpose=purpose, step__in=(now_step, now_step - 1)
+        )
+        for step, value in rows.values_list("step", "value"):
+            if secrets.compare_digest(value.encode(), nonce.encode()):
+                return step_status(step, now_step)
+        return NonceStatus.INVALID
+
+
+@lru_cache(maxsize=4)
+def _signing_key(secret: str | bytes) -> bytes:
+    # A key of its own for nonces, derived from SECRET_KEY (never SECRET_KEY itself).
+    return salted_hmac(
+        "django_dpop.storage.SignedNonceStore", "nonce", secret=secret, algorithm="sha256"
+    ).digest()
+
+
+class SignedNonceStore:
+    """Stateless server nonces: the rotation step and an HMAC over (purpose, step).
+
+    The key is derived from ``SECRET_KEY``, so every worker and host with the same secret agrees
+    without any storage. The purpose is inside the HMAC: a token endpoint nonce is invalid at a
+    resource and vice versa. Rotating ``SECRET_KEY`` invalidates the nonces in flight, which
+    costs clients one ``use_dpop_nonce`` retry.
+    """
+
+    def __init__(self, lifetime: int | None = None) -> None:
+        self.lifetime = lifetime
+
+    def _period(self) -> int:
+        return rotation_period(conf.DPOP_NONCE_LIFETIME if self.lifetime is None else self.lifetime)
+
+    def issue(self, purpose: str, *, now: float | None = None) -> str:
+        now = clock() if now is None else now
+        return sign_nonce(_signing_key(settings.SECRET_KEY), purpose, current_step(now, self._period()))
+
+    def check(self, nonce: str, purpose: str, *, now: float | None = None) -> NonceStatus:
+        step = signed_nonce_step(_signing_key(settings.SECRET_KEY), purpose, nonce)
+        if step is None:
+            return NonceStatus.INVALID
+        now = clock() if now is None else now
+        return step_status(step, current_step(now, self._period()))
+
+
+def clear_expired(
+    now: datetime.datetime | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+) -> tuple[int, int]:
+    """Delete expired seen proofs and nonces in batches; return (seen proofs, nonces) deleted.
+
+    Batches keep each DELETE (and its locks) short on a busy table, as DOT's ``clear_expired``.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    now = now or _datetime(clock())
+    counts = []
+    for model in (SeenProof, ServerNonce):
+        manager = model.objects.using(router.db_for_write(model))
+        total = 0
+        while True:
+            batch = list(manager.filter(expires_at__lt=now).values_list("pk", flat=True)[:batch_size])
+            if not batch:
+                break
+            deleted, _ = manager.filter(pk__in=batch).delete()
+            total += deleted
+        logger.info("%s expired %s deleted", total, model._meta.verbose_name_plural)
+        counts.append(total)
+    return counts[0], counts[1]
