@@ -15,8 +15,9 @@ from typing import Any
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.algorithms import Algorithm, ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
+from jwt.utils import base64url_encode
 
 from django_dpop.core import jwk_thumbprint
 from django_dpop.core.jwk import PRIVATE_MEMBERS, THUMBPRINT_MEMBERS
@@ -111,12 +112,14 @@ class DPoPKey:
     no attribute can be set or deleted, and :attr:`public_jwk` returns a fresh copy each time.
     """
 
-    __slots__ = ("_alg", "_private_key", "_public_jwk", "_thumbprint")
+    __slots__ = ("_alg", "_header_segment", "_jws_algorithm", "_private_key", "_public_jwk", "_thumbprint")
 
     _alg: str
     _private_key: _PrivateKey
     _public_jwk: Mapping[str, str]
     _thumbprint: str
+    _header_segment: bytes
+    _jws_algorithm: Algorithm
 
     def __init__(self, private_key: _PrivateKey, alg: str | None = None) -> None:
         """Wrap a ``cryptography`` private key; ``alg`` is inferred from the key when omitted."""
@@ -127,6 +130,12 @@ class DPoPKey:
         object.__setattr__(self, "_public_jwk", MappingProxyType(public_jwk))
         # RFC 7638 through the core: the same function the server binds tokens with.
         object.__setattr__(self, "_thumbprint", jwk_thumbprint(public_jwk))
+        # RFC 9449 §4.2: every proof this key signs has the same JOSE header (typ, alg and the
+        # public JWK only), so encode it once.
+        header = {"alg": resolved, "jwk": public_jwk, "typ": "dpop+jwt"}
+        segment = base64url_encode(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
+        object.__setattr__(self, "_header_segment", segment)
+        object.__setattr__(self, "_jws_algorithm", get_default_algorithms()[resolved])
 
     # -- construction -------------------------------------------------------------------------
 
@@ -252,6 +261,17 @@ class DPoPKey:
         )
 
     # -- signing (used by django_dpop.client.proofs) -----------------------------------------
+
+    def sign_proof(self, claims: Mapping[str, Any]) -> str:
+        """Return the compact JWS (RFC 7515 §7.1) of ``claims`` under this key's DPoP header.
+
+        The signature is pyjwt's implementation of :attr:`alg` (for ECDSA the raw ``R || S`` of
+        RFC 7518 §3.4). Use :func:`django_dpop.client.create_proof`, which builds the claims.
+        """
+        payload = base64url_encode(json.dumps(claims, separators=(",", ":")).encode())
+        signing_input = self._header_segment + b"." + payload
+        signature = base64url_encode(self._jws_algorithm.sign(signing_input, self._private_key))
+        return (signing_input + b"." + signature).decode("ascii")
 
     @property
     def signing_key(self) -> _PrivateKey:

@@ -8,8 +8,6 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import jwt
-
 from django_dpop.core import DPoPError, compute_ath, normalize_htu
 from django_dpop.core.nonces import is_nonce_syntax
 
@@ -98,8 +96,7 @@ def create_proof(
         if not is_nonce_syntax(nonce):
             raise InvalidProofInput("the nonce is not a valid DPoP nonce (RFC 9449 §8.1)")
         claims["nonce"] = nonce
-    headers = {"typ": "dpop+jwt", "jwk": key.public_jwk}
-    return jwt.encode(claims, key.signing_key, algorithm=key.alg, headers=headers)
+    return key.sign_proof(claims)
 
 
 def _check_iat(iat: object) -> int:

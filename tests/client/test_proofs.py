@@ -188,3 +188,12 @@ def test_dpop_headers(keys: dict[str, DPoPKey]) -> None:
         policy=POLICY,
         access_token="at-123",
     )
+
+
+def test_header_segment_is_the_same_in_every_proof_of_a_key(keys: dict[str, DPoPKey]) -> None:
+    # The server caches the parsed header and public key by this text (django_dpop.core.proof).
+    key = keys["ES256"]
+    segments = {create_proof(key, "GET", f"https://rs.example/{i}").split(".")[0] for i in range(5)}
+    assert len(segments) == 1
+    other = create_proof(keys["EdDSA"], "GET", "https://rs.example/").split(".")[0]
+    assert other not in segments
