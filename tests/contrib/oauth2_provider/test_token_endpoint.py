@@ -24,6 +24,10 @@ from tests.contrib.oauth2_provider.flows import (
 from tests.factories import TestKey
 
 
+# DOT warns on every password grant that RFC 9700 discourages it; the grant is tested on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:The OAuth 2.0 resource owner password:DeprecationWarning")
+
+
 @dataclass
 class Grant:
     """An application and a way to make a fresh, valid token request body for it."""
