@@ -6,16 +6,19 @@ import re
 from collections.abc import Iterable
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Everything but printable ASCII and space: control characters (CR and LF among them) could split
+# or inject a header; non-ASCII would make Django MIME-encode the whole header value, and RFC 6750
+# §3 / RFC 6749 §5.2 allow printable ASCII only in these parameters anyway.
+_UNSAFE = re.compile(r"[^\x20-\x7e]")
 
 
 def quote(value: str) -> str:
     """Return ``value`` as an RFC 9110 §5.6.4 quoted-string.
 
-    Backslash and double quote are escaped; control characters (CR and LF among them) are
-    dropped so that no value can split or inject a header.
+    Backslash and double quote are escaped; control characters (CR and LF among them) and
+    non-ASCII characters are dropped, so that no value can split or inject a header.
     """
-    value = _CONTROL.sub("", value)
+    value = _UNSAFE.sub("", value)
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

@@ -1,44 +1,47 @@
 """DPoP proof verification: every check of RFC 9449 §4.3, cheapest first.
 
-Order: structure and size (checks 1-2), JOSE header (checks 4, 5, 7), claims (check 3), then the
-values the request fixes (checks 8, 9, 11, 12a), then the signature (check 6), then the stores
-(check 10 nonce, §11.1 replay). A proof from a known client costs one base64/JSON decode of the
-payload and one signature verification: the header, the public key and its thumbprint are cached
-by the header's base64 text, which is identical in every proof one client key makes.
+Order: size, header count and compact-JWS structure (checks 1-2), JOSE header (checks 4, 5, 7,
+``crit``), claims and their types (check 3), then the values the request fixes (checks 8, 9, 11
+and 12a), then the signature (check 6), then the nonce (check 10) and the replay store (§11.1).
+Nothing reaches cryptography before every cheap check passed, and a failed proof never reaches
+the replay store, so it cannot burn a ``jti``.
+
+Cost of a proof from a known client: one strict base64url decode and one JSON parse of the
+payload, one SHA-256 for ``ath``, one for the replay key, and the signature verification. The
+header, its public key and its thumbprint are cached by the header's base64url text, which is
+identical in every proof one client key makes (``benchmarks/proof_check.py`` measures it).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
 import math
-import re
+from binascii import a2b_base64
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ec import ECDSA
+from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from jwt.algorithms import get_default_algorithms
-from jwt.exceptions import InvalidKeyError, PyJWTError
+from jwt.algorithms import Algorithm, get_default_algorithms
 
 from .binding import compute_ath
 from .errors import DPoPError, InvalidDPoPProof, ReplayedProof, StoreUnavailable, UseDPoPNonce
 from .htu import normalize_htu
 from .jwk import check_public_jwk, jwk_thumbprint
 from .nonces import is_nonce_syntax
-from .policy import ProofPolicy
+from .policy import ASYMMETRIC_ALGORITHMS, ProofPolicy
 from .stores import NonceStatus, ReplayStore
 
 
-_COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
-_ALGORITHMS = get_default_algorithms()
+_ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
 # RFC 9449 §4.3 check 5 with RFC 7518 §3.4 / RFC 8037 §3.1: the key type (and curve) each alg needs.
 _KEY_TYPES: dict[str, tuple[str, frozenset[str] | None]] = {
     "ES256": ("EC", frozenset({"P-256"})),
@@ -53,52 +56,91 @@ _KEY_TYPES: dict[str, tuple[str, frozenset[str] | None]] = {
     "PS384": ("RSA", None),
     "PS512": ("RSA", None),
 }
+_PUBLIC_KEY_TYPES: dict[str, tuple[type, ...]] = {
+    "EC": (EllipticCurvePublicKey,),
+    "OKP": (Ed25519PublicKey, Ed448PublicKey),
+    "RSA": (RSAPublicKey,),
+}
 _ECDSA = {
     "ES256": ECDSA(hashes.SHA256()),
     "ES384": ECDSA(hashes.SHA384()),
     "ES512": ECDSA(hashes.SHA512()),
     "ES256K": ECDSA(hashes.SHA256()),
 }
+# Beyond these an RSA key only costs verification time: FIPS 186-5 §5.4 bounds e below 2**256,
+# and no DPoP client needs a modulus over 8192 bits (OpenSSL itself stops at 16384).
+_MAX_RSA_BITS = 8192
+_MAX_RSA_EXPONENT = 2**256
+# RFC 7515 §4.1.9: media types compare case-insensitively and "application/" may be left out.
 _TYPES = frozenset({"dpop+jwt", "application/dpop+jwt"})
+# RFC 7515 §2 base64url: "-" and "_" become the standard alphabet's "+" and "/"; the standard
+# "+", "/" and any "=" become "*", which strict decoding refuses like every other foreign byte.
+_FROM_BASE64URL = bytes.maketrans(b"-_+/=", b"+/***")
+_PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is never valid: a2b_base64 says so)
 _NUMBERS = (int, float)
 NonceChecker = Callable[[str], NonceStatus]
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedProof:
-    """A proof that passed every check, with what callers need to bind and rotate."""
+class VerifiedProof(NamedTuple):
+    """A proof that passed every check, with what callers need to bind and rotate (immutable)."""
 
     jkt: str  # RFC 7638 thumbprint of the proof key: the cnf.jkt to bind or compare
     jti: str
     htm: str
-    htu: str  # normalized
-    iat: int
+    htu: str  # normalized (RFC 3986 §6.2.2-6.2.3), without query and fragment
+    iat: int  # whole seconds (a fractional iat is floored)
     alg: str
-    jwk: Mapping[str, Any]
-    claims: Mapping[str, Any]
-    nonce: str | None
+    jwk: Mapping[str, Any]  # the public key, read-only
+    claims: Mapping[str, Any]  # every claim of the payload, read-only
+    nonce: str | None  # the nonce checked against the store; None when nonces are not required
     nonce_stale: bool  # the nonce is still accepted but a newer one exists (RFC 9449 §8.2)
-    replay_key: str  # SHA-256 over (jkt, htu, jti): what the replay store holds
+    replay_key: str  # SHA-256 (hex) over (jkt, htu, jti): what the replay store holds
     expires_at: int  # the last second at which this proof would still be accepted
 
 
-@dataclass(frozen=True, slots=True)
-class _Header:
+class _Header(NamedTuple):
+    """A JOSE header that passed checks 4, 5 and 7, with its key built once."""
+
     alg: str
     jwk: Mapping[str, Any]
     key: Any
     jkt: str
+    ecdsa: ECDSA | None  # the prebuilt signature algorithm for ES*, else None (pyjwt verifies)
+    size: int  # ES*: octets of r and of s in the raw signature (RFC 7518 §3.4)
 
 
-def _b64decode(segment: str) -> bytes:
-    # The segment already matched the base64url alphabet; only the padding is missing.
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+def _b64url_decode(segment: bytes) -> bytes:
+    """Decode unpadded base64url strictly (RFC 7515 §2): any foreign byte raises ``ValueError``."""
+    return a2b_base64(segment.translate(_FROM_BASE64URL) + _PADDING[len(segment) & 3], strict_mode=True)
 
 
-def _decode_json_object(segment: str, what: str) -> dict[str, Any]:
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 7515 §4 / RFC 7519 §4 let a parser refuse duplicate member names; we do, so that no
+    # other reader of the same proof (a proxy, a log) can see another value than we checked.
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("duplicate member name")
+    return members
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 §6)")
+
+
+_JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_not_json)
+
+
+def _json_object(segment: bytes, what: str) -> dict[str, Any]:
+    """Decode a base64url JSON object (RFC 7515 §7.1): strict base64url, UTF-8, plain JSON."""
     try:
-        value = json.loads(_b64decode(segment))
-    except (ValueError, RecursionError):
+        text = _b64url_decode(segment).decode("utf-8")
+        try:
+            value, end = _JSON.raw_decode(text)  # the usual compact JSON: one pass
+            if end != len(text):
+                raise ValueError
+        except ValueError:
+            value = _JSON.decode(text)  # JSON whitespace around the value, or a real error
+    except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError, JSONDecodeError
         raise InvalidDPoPProof(f"DPoP proof {what} is not base64url-encoded JSON") from None
     if not isinstance(value, dict):
         raise InvalidDPoPProof(f"DPoP proof {what} is not a JSON object")
@@ -106,54 +148,74 @@ def _decode_json_object(segment: str, what: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1024)
-def _checked_header(segment: str, algorithms: frozenset[str], min_rsa_bits: int) -> _Header:
+def _checked_header(segment: bytes, algorithms: frozenset[str], min_rsa_bits: int) -> _Header:
     """RFC 9449 §4.3 checks 4, 5 and 7 on the JOSE header, then build its public key.
 
-    Cached (successes only) by the header's base64 text, which is the same in every proof one
-    client key makes: repeated proofs skip JSON, key construction and the thumbprint.
+    Cached (successes only) by the header's base64url text and the policy's algorithms and RSA
+    size: repeated proofs of one client key skip JSON, key construction and the thumbprint.
     """
-    header = _decode_json_object(segment, "header")
+    header = _json_object(segment, "header")
     typ = header.get("typ")
-    # Check 4. RFC 7515 §4.1.9: media types compare case-insensitively, "application/" optional.
+    # Check 4 (§11.5: typ keeps other signed JWTs from passing as proofs).
     if not isinstance(typ, str) or typ.lower() not in _TYPES:
         raise InvalidDPoPProof("DPoP proof typ is not dpop+jwt")
     alg = header.get("alg")
-    # Check 5: asymmetric, not none, and allowed by local policy (the policy holds only asymmetric).
-    if not isinstance(alg, str) or alg not in algorithms or alg not in _ALGORITHMS:
+    # Check 5: asymmetric, never none or HMAC (§11.6), and allowed by local policy.
+    if (
+        not isinstance(alg, str)
+        or alg not in algorithms
+        or alg not in ASYMMETRIC_ALGORITHMS
+        or alg not in _ALGORITHMS
+    ):
         raise InvalidDPoPProof("DPoP proof alg is not allowed")
     # RFC 7515 §4.1.11: we understand no extension, so any crit must be refused.
     if "crit" in header:
         raise InvalidDPoPProof("DPoP proof has unsupported crit header parameters")
-    # Check 7 (and the key type the alg needs), before any key is built.
+    # Check 7 (a public asymmetric key, of the type the alg needs), before any key is built.
     jwk = check_public_jwk(header.get("jwk"))
     kty, curves = _KEY_TYPES[alg]
-    if jwk.get("kty") != kty or (curves is not None and jwk.get("crv") not in curves):
+    if jwk["kty"] != kty or (curves is not None and jwk["crv"] not in curves):
         raise InvalidDPoPProof("jwk header key type does not match alg")
     jkt = jwk_thumbprint(jwk)
     try:
-        algorithm = _ALGORITHMS[alg]
-        key = algorithm.prepare_key(algorithm.from_jwk(dict(jwk)))
-    except (InvalidKeyError, PyJWTError, ValueError, TypeError, KeyError):
+        # pyjwt builds the key; any failure of it (bad point, bad size, foreign curve) refuses.
+        key = _ALGORITHMS[alg].from_jwk(dict(jwk))
+    except Exception:
         raise InvalidDPoPProof("jwk header is not a valid key for alg") from None
-    if kty == "RSA" and key.key_size < min_rsa_bits:
-        raise InvalidDPoPProof("jwk header RSA key is too small")
-    return _Header(alg=alg, jwk=MappingProxyType(dict(jwk)), key=key, jkt=jkt)
+    if not isinstance(key, _PUBLIC_KEY_TYPES[kty]):
+        raise InvalidDPoPProof("jwk header is not a public key for alg")
+    if kty == "RSA":
+        if key.key_size < min_rsa_bits:
+            raise InvalidDPoPProof("jwk header RSA key is too small")
+        if key.key_size > _MAX_RSA_BITS or key.public_numbers().e >= _MAX_RSA_EXPONENT:
+            raise InvalidDPoPProof("jwk header RSA key is too large")
+    ecdsa = _ECDSA.get(alg)
+    size = (key.curve.key_size + 7) // 8 if ecdsa is not None else 0
+    return _Header(alg, MappingProxyType(dict(jwk)), key, jkt, ecdsa, size)
 
 
-def _check_claims(claims: Mapping[str, Any], policy: ProofPolicy) -> tuple[str, str, str, int]:
-    """RFC 9449 §4.3 check 3: jti, htm, htu, iat present with their types (§4.2)."""
-    jti, htm, htu, iat = claims.get("jti"), claims.get("htm"), claims.get("htu"), claims.get("iat")
-    if not isinstance(jti, str) or not jti:
-        raise InvalidDPoPProof("DPoP proof jti is missing or not a string")
-    if len(jti) > policy.max_jti_length:
-        raise InvalidDPoPProof("DPoP proof jti is too long")
-    if not isinstance(htm, str) or not htm:
-        raise InvalidDPoPProof("DPoP proof htm is missing or not a string")
-    if not isinstance(htu, str) or not htu:
-        raise InvalidDPoPProof("DPoP proof htu is missing or not a string")
-    if isinstance(iat, bool) or not isinstance(iat, _NUMBERS) or not math.isfinite(iat):
-        raise InvalidDPoPProof("DPoP proof iat is missing or not a number")
-    return jti, htm, htu, int(iat)
+def _verify_signature(header: _Header, signing_input: bytes, signature_segment: bytes) -> bool:
+    """RFC 9449 §4.3 check 6 with the algorithm pinned to the (allowed) header ``alg``.
+
+    ECDSA goes straight to cryptography with a prebuilt signature algorithm (RFC 7518 §3.4 raw
+    ``R || S`` to DER); every other algorithm through pyjwt's implementation. Any failure, of
+    the encoding or of the cryptography, is a refusal (fail closed).
+    """
+    try:
+        signature = _b64url_decode(signature_segment)
+        ecdsa = header.ecdsa
+        if ecdsa is None:
+            return _ALGORITHMS[header.alg].verify(signing_input, header.key, signature) is True
+        size = header.size
+        if len(signature) != 2 * size:
+            return False
+        der = encode_dss_signature(
+            int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+        )
+        header.key.verify(der, signing_input, ecdsa)  # raises InvalidSignature
+        return True
+    except Exception:
+        return False
 
 
 def verify_proof(
@@ -170,122 +232,145 @@ def verify_proof(
     """Verify the value of a ``DPoP`` header for a request ``method url`` at time ``now``.
 
     ``url`` is the server's own view of the request URI (query and fragment are ignored).
-    ``access_token`` is given at a protected resource (§4.3 check 12a, ``ath``). When the policy
-    requires nonces, ``nonce_checker`` rates the proof's nonce (check 10). ``replay_store``
-    records the proof last, once everything else passed (§11.1).
+    ``access_token`` is given at a protected resource (§4.3 check 12a, ``ath``); without it an
+    ``ath`` claim is ignored. When the policy requires nonces, ``nonce_checker`` rates the
+    proof's nonce (check 10); when it does not, a ``nonce`` claim is ignored. ``replay_store``
+    records the proof last, once everything else passed (§11.1), until ``expires_at``.
 
-    Raises :class:`InvalidDPoPProof`, :class:`UseDPoPNonce` (without a nonce: the caller adds the
-    fresh one) or :class:`StoreUnavailable`; never anything else for any input.
+    Raises :class:`InvalidDPoPProof` (:class:`ReplayedProof` for a second use),
+    :class:`UseDPoPNonce` (without a nonce: the caller adds the fresh one) or
+    :class:`StoreUnavailable`; never anything else for any proof. ``ValueError`` only for a
+    caller's mistake: a policy that requires nonces with no ``nonce_checker``.
     """
-    # Checks 1-2: exactly one header holding one compact JWS. A server folds repeated header
-    # lines into one comma-separated value; a compact JWS never contains a comma.
+    if policy.nonce_required and nonce_checker is None:
+        raise ValueError("a nonce_checker is needed when the policy requires nonces")
+
+    # Checks 1-2: exactly one header holding one compact JWS (RFC 7515 §7.1). A server folds
+    # repeated header lines into one comma-separated value; a compact JWS never has a comma.
     if not isinstance(proof, str) or not proof:
         raise InvalidDPoPProof("DPoP proof is missing")
     if len(proof) > policy.max_proof_length:
         raise InvalidDPoPProof("DPoP proof is too large")
     if "," in proof:
         raise InvalidDPoPProof("More than one DPoP proof")
-    match = _COMPACT_JWS.fullmatch(proof)
-    if match is None:
+    if not proof.isascii():
         raise InvalidDPoPProof("DPoP proof is not a compact JWS")
-    header_segment, payload_segment, signature_segment = match.groups()
+    data = proof.encode("ascii")
+    segments = data.split(b".")
+    if len(segments) != 3:
+        raise InvalidDPoPProof("DPoP proof is not a compact JWS")
+    header_segment, payload_segment, signature_segment = segments
+    if not header_segment or not payload_segment or not signature_segment:
+        raise InvalidDPoPProof("DPoP proof is not a compact JWS")
 
+    # Checks 4, 5, 7 (cached per client key).
     header = _checked_header(header_segment, policy.algorithm_set, policy.min_rsa_bits)
-    claims = _decode_json_object(payload_segment, "payload")
-    jti, htm, htu, iat = _check_claims(claims, policy)
+
+    # Check 3: jti, htm, htu, iat present with their types (§4.2); size limits first (§11.1).
+    claims = _json_object(payload_segment, "payload")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise InvalidDPoPProof("DPoP proof jti is missing or not a string")
+    if len(jti) > policy.max_jti_length:
+        raise InvalidDPoPProof("DPoP proof jti is too long")
+    htm = claims.get("htm")
+    if not isinstance(htm, str) or not htm:
+        raise InvalidDPoPProof("DPoP proof htm is missing or not a string")
+    htu = claims.get("htu")
+    if not isinstance(htu, str) or not htu:
+        raise InvalidDPoPProof("DPoP proof htu is missing or not a string")
+    iat = claims.get("iat")
+    # RFC 7519 §2 NumericDate: a JSON number (not a boolean); a float must be finite. An int
+    # of any size compares exactly with ``now`` below, so it needs no conversion here.
+    if (
+        not isinstance(iat, _NUMBERS)
+        or isinstance(iat, bool)
+        or (type(iat) is float and not math.isfinite(iat))
+    ):
+        raise InvalidDPoPProof("DPoP proof iat is missing or not a number")
+    nonce_required = policy.nonce_required
+    nonce = claims.get("nonce") if nonce_required else None
+    if nonce is not None and not isinstance(nonce, str):
+        raise InvalidDPoPProof("DPoP proof nonce is not a string")
 
     # Check 8: the method, case-sensitive (RFC 9110 §9.1).
     if htm != method:
         raise InvalidDPoPProof("DPoP proof htm does not match the request method")
     # Check 9: the URI, after RFC 3986 syntax- and scheme-based normalization.
     normalized_htu = normalize_htu(htu)
-    if normalized_htu != normalize_htu(url):
+    if htu != url and normalized_htu != normalize_htu(url):
         raise InvalidDPoPProof("DPoP proof htu does not match the request URI")
-    # Check 11 (§11.1): created within the acceptance window. With nonces required a stale proof
-    # asks for a fresh nonce, so that a client can retry with a new proof.
-    if iat < now - policy.max_age - policy.clock_skew or iat > now + policy.clock_skew:
-        if policy.nonce_required:
-            raise UseDPoPNonce("DPoP proof iat is outside the acceptance window")
+    # Check 11 (§11.1): created within the acceptance window, both ends included. With nonces
+    # required a stale proof asks for a fresh nonce once its signature is known good (below).
+    skew = policy.clock_skew
+    fresh = now - policy.max_age - skew <= iat <= now + skew
+    if not fresh and not nonce_required:
         raise InvalidDPoPProof("DPoP proof iat is outside the acceptance window")
     # Check 12a: at a protected resource, ath is the hash of the access token presented.
     if access_token is not None:
+        if not isinstance(access_token, str) or not access_token.isascii():
+            raise InvalidDPoPProof("Access token is not ASCII")
         ath = claims.get("ath")
-        try:
-            expected_ath = compute_ath(access_token)
-        except UnicodeEncodeError:
-            raise InvalidDPoPProof("Access token is not ASCII") from None
-        if not isinstance(ath, str) or not _constant_time_equal(ath, expected_ath):
+        # compare_digest takes ASCII strings; constant time keeps the token hash private.
+        if (
+            not isinstance(ath, str)
+            or not ath.isascii()
+            or not hmac.compare_digest(ath, compute_ath(access_token))
+        ):
             raise InvalidDPoPProof("DPoP proof ath does not match the access token")
-    nonce = claims.get("nonce")
-    if nonce is not None and not isinstance(nonce, str):
-        raise InvalidDPoPProof("DPoP proof nonce is not a string")
 
     # Check 6: the signature, with the pinned alg and the header's (cached) key.
-    signing_input = proof[: len(header_segment) + len(payload_segment) + 1].encode("ascii")
-    if not _verify_signature(header.alg, header.key, signing_input, signature_segment):
+    signing_input = data[: len(header_segment) + len(payload_segment) + 1]
+    if not _verify_signature(header, signing_input, signature_segment):
         raise InvalidDPoPProof("DPoP proof signature is invalid")
 
-    # Check 10: the server-provided nonce, when the server requires one.
+    # Check 10 (§8, §11.3): the server-provided nonce, when the server requires one.
     nonce_stale = False
-    if policy.nonce_required:
-        if nonce_checker is None:
-            raise ValueError("a nonce_checker is needed when the policy requires nonces")
+    if nonce_required:
+        if not fresh:
+            raise UseDPoPNonce("DPoP proof iat is outside the acceptance window")
         if nonce is None:
             raise UseDPoPNonce("DPoP proof has no nonce")
         if not is_nonce_syntax(nonce):
             raise UseDPoPNonce("DPoP proof nonce is invalid")
-        status = _call_store(nonce_checker, nonce)
+        status = _call_store(nonce_checker, nonce)  # type: ignore[arg-type]
         if status is NonceStatus.INVALID:
             raise UseDPoPNonce("DPoP proof nonce is invalid or expired")
-        nonce_stale = status is NonceStatus.VALID
+        if status is NonceStatus.VALID:
+            nonce_stale = True
+        elif status is not NonceStatus.CURRENT:  # a store that answers nonsense refuses
+            raise StoreUnavailable()
 
-    # §11.1: the proof is single-use within its window, keyed in the context of key and URI.
-    replay_key = hashlib.sha256(f"{header.jkt}\n{normalized_htu}\n{jti}".encode()).hexdigest()
-    expires_at = iat + policy.max_age + policy.clock_skew
-    if replay_store is not None and not _call_store(replay_store.check_and_add, replay_key, expires_at):
-        raise ReplayedProof()
+    # §11.1: single use within the proof's own window, keyed in the context of key and URI. The
+    # window is measured from iat (not from now), so a future-dated proof stays recorded as long
+    # as it is acceptable.
+    replay_key = hashlib.sha256(
+        f"{header.jkt}\n{normalized_htu}\n{jti}".encode("utf-8", "surrogatepass")
+    ).hexdigest()
+    expires_at = math.ceil(iat) + policy.max_age + skew
+    if replay_store is not None:
+        added = _call_store(_check_and_add, replay_store, replay_key, expires_at)
+        if added is not True:
+            raise ReplayedProof() if added is False else StoreUnavailable()
 
     return VerifiedProof(
-        jkt=header.jkt,
-        jti=jti,
-        htm=htm,
-        htu=normalized_htu,
-        iat=iat,
-        alg=header.alg,
-        jwk=header.jwk,
-        claims=claims,
-        nonce=nonce,
-        nonce_stale=nonce_stale,
-        replay_key=replay_key,
-        expires_at=expires_at,
+        header.jkt,
+        jti,
+        htm,
+        normalized_htu,
+        math.floor(iat),
+        header.alg,
+        header.jwk,
+        MappingProxyType(claims),
+        nonce,
+        nonce_stale,
+        replay_key,
+        expires_at,
     )
 
 
-def _verify_signature(alg: str, key: Any, signing_input: bytes, signature_segment: str) -> bool:
-    """RFC 9449 §4.3 check 6 with the algorithm pinned to the (allowed) header ``alg``.
-
-    ECDSA goes straight to cryptography with a prebuilt signature algorithm (RFC 7518 §3.4 raw
-    ``R || S`` to DER); every other algorithm through pyjwt's implementation.
-    """
-    try:
-        signature = _b64decode(signature_segment)
-        ecdsa = _ECDSA.get(alg)
-        if ecdsa is None:
-            return bool(_ALGORITHMS[alg].verify(signing_input, key, signature))
-        size = (key.curve.key_size + 7) // 8
-        if len(signature) != 2 * size:
-            return False
-        der = encode_dss_signature(
-            int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-        )
-        key.verify(der, signing_input, ecdsa)
-        return True
-    except (InvalidSignature, ValueError, TypeError, PyJWTError):
-        return False
-
-
-def _constant_time_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
+def _check_and_add(store: ReplayStore, key: str, expires_at: int) -> Any:
+    return store.check_and_add(key, expires_at)
 
 
 def _call_store(function: Callable[..., Any], *args: Any) -> Any:
