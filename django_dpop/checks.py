@@ -1,11 +1,313 @@
-"""System checks of the ``DPOP_*`` settings (ids ``django_dpop.E001``...)."""
+"""System checks of the ``DPOP_*`` settings (ids ``django_dpop.E001``...).
+
+Settings are read live and never validated at import (:mod:`django_dpop.conf`); these checks run
+at start-up (``manage.py check``, ``runserver``, ``migrate``) and refuse what would make DPoP
+insecure or break it at request time. The proof-policy values are validated by
+:class:`~django_dpop.core.policy.ProofPolicy` itself, so the checks and the verifier agree.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from django.core.checks import CheckMessage
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning
+from django.utils.module_loading import import_string
+
+from .conf import conf
+from .core.policy import ASYMMETRIC_ALGORITHMS, ProofPolicy
+
+
+# A proof older than this is a long replay window; RFC 9449 §11.1 speaks of "minutes" at most.
+MAX_AGE_WARNING = 600
+
+_ALGORITHMS_HINT = (
+    "Use asymmetric JWS algorithms only, e.g. ('ES256', 'EdDSA', 'PS256'); supported: {}.".format(
+        ", ".join(sorted(ASYMMETRIC_ALGORITHMS))
+    )
+)
+
+
+class Codes:
+    """The stable ids of every message; each id is used by exactly one rule."""
+
+    ALGORITHMS_TYPE = "django_dpop.E001"
+    ALGORITHM_FORBIDDEN = "django_dpop.E002"
+    CLOCK_SKEW = "django_dpop.E003"
+    MAX_AGE = "django_dpop.E004"
+    NONCE_REQUIRED = "django_dpop.E005"
+    NONCE_LIFETIME = "django_dpop.E006"
+    REPLAY_STORE = "django_dpop.E007"
+    REPLAY_CACHE_PER_PROCESS = "django_dpop.E008"
+    REPLAY_CACHE_ALIAS = "django_dpop.E009"
+    NONCE_STORE = "django_dpop.E010"
+    HTU_BASE_URL = "django_dpop.E011"
+    HTU_BASE_URL_PARTS = "django_dpop.E012"
+    MAX_PROOF_LENGTH = "django_dpop.E013"
+    ALLOW_BEARER_TOKENS = "django_dpop.E014"
+    BIND_CONFIDENTIAL_REFRESH_TOKENS = "django_dpop.E015"
+    MAX_AGE_LONG = "django_dpop.W001"
+    REPLAY_DISABLED = "django_dpop.W002"
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    """Return the errors and warnings of the current ``DPOP_*`` settings."""
+    messages: list[CheckMessage] = []
+    for check in _CHECKS:
+        messages.extend(check())
+    return messages
+
+
+def _policy_error(**values: Any) -> str | None:
+    """Return why :class:`ProofPolicy` refuses ``values`` (the verifier's own rule), else None."""
+    try:
+        ProofPolicy(**values)
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
+
+
+def _check_algorithms() -> list[CheckMessage]:
+    value = conf.DPOP_ALLOWED_ALGORITHMS
+    if (
+        isinstance(value, str | bytes)
+        or not isinstance(value, Sequence)
+        or not value
+        or not all(isinstance(alg, str) for alg in value)
+    ):
+        return [
+            Error(
+                "DPOP_ALLOWED_ALGORITHMS must be a non-empty sequence of algorithm names.",
+                hint=_ALGORITHMS_HINT,
+                id=Codes.ALGORITHMS_TYPE,
+            )
+        ]
+    # RFC 9449 §4.3 check 5: never "none", never a MAC (HS256...), nothing unknown.
+    return [
+        Error(
+            f"DPOP_ALLOWED_ALGORITHMS contains {alg!r}: {reason}.",
+            hint=_ALGORITHMS_HINT,
+            id=Codes.ALGORITHM_FORBIDDEN,
+        )
+        for alg in dict.fromkeys(value)
+        if (reason := _policy_error(allowed_algorithms=(alg,))) is not None
+    ]
+
+
+def _check_clock_skew() -> list[CheckMessage]:
+    value = conf.DPOP_CLOCK_SKEW
+    if _policy_error(clock_skew=value) is None:
+        return []
+    return [
+        Error(
+            f"DPOP_CLOCK_SKEW must be a non-negative integer (seconds), not {value!r}.",
+            hint="The tolerated clock difference with clients, e.g. 60.",
+            id=Codes.CLOCK_SKEW,
+        )
+    ]
+
+
+def _check_max_age() -> list[CheckMessage]:
+    value = conf.DPOP_PROOF_MAX_AGE
+    if _policy_error(max_age=value) is not None:
+        return [
+            Error(
+                f"DPOP_PROOF_MAX_AGE must be a positive integer (seconds), not {value!r}.",
+                hint="How long after its iat a proof is accepted, e.g. 300.",
+                id=Codes.MAX_AGE,
+            )
+        ]
+    if value > MAX_AGE_WARNING:
+        return [
+            Warning(
+                f"DPOP_PROOF_MAX_AGE is {value} s: a stolen proof stays usable that long.",
+                hint=f"RFC 9449 §11.1 suggests a window of seconds to minutes; use at most {MAX_AGE_WARNING}.",
+                id=Codes.MAX_AGE_LONG,
+            )
+        ]
     return []
+
+
+def _check_bool(name: str, code: str, hint: str) -> Callable[[], list[CheckMessage]]:
+    def check() -> list[CheckMessage]:
+        value = getattr(conf, name)
+        if isinstance(value, bool):
+            return []
+        return [Error(f"{name} must be True or False, not {value!r}.", hint=hint, id=code)]
+
+    return check
+
+
+def _check_nonce_lifetime() -> list[CheckMessage]:
+    value = conf.DPOP_NONCE_LIFETIME
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return []
+    return [
+        Error(
+            f"DPOP_NONCE_LIFETIME must be a positive integer (seconds), not {value!r}.",
+            hint="A nonce rotates every lifetime / 2 seconds and is accepted up to its lifetime, e.g. 300.",
+            id=Codes.NONCE_LIFETIME,
+        )
+    ]
+
+
+def _check_max_proof_length() -> list[CheckMessage]:
+    value = conf.DPOP_MAX_PROOF_LENGTH
+    if _policy_error(max_proof_length=value) is None and value > 0:
+        return []
+    return [
+        Error(
+            f"DPOP_MAX_PROOF_LENGTH must be a positive integer (characters), not {value!r}.",
+            hint="Longer DPoP headers are refused before any parsing, e.g. 8192 (an RSA-4096 proof is ~2000).",
+            id=Codes.MAX_PROOF_LENGTH,
+        )
+    ]
+
+
+def _import_store(name: str, method: str) -> tuple[type | None, str | None]:
+    """Import the store class setting ``name``; return (class, None) or (None, why not)."""
+    path = getattr(conf, name)
+    if not isinstance(path, str) or not path:
+        return None, f"{name} must be a dotted import path, not {path!r}."
+    try:
+        store = import_string(path)
+    except ImportError as exc:
+        return None, f"{name} {path!r} cannot be imported: {exc}."
+    if not isinstance(store, type) or not callable(getattr(store, method, None)):
+        return None, f"{name} {path!r} is not a class with a {method}() method."
+    return store, None
+
+
+def _check_replay_store() -> list[CheckMessage]:
+    if conf.DPOP_REPLAY_STORE is None:
+        return [
+            Warning(
+                "DPOP_REPLAY_STORE is None: replay detection is disabled, a captured proof can be "
+                "replayed within its window.",
+                hint="RFC 9449 §11.1: use 'django_dpop.storage.DatabaseReplayStore' (the default) or "
+                "'django_dpop.storage.CacheReplayStore' with a shared cache.",
+                id=Codes.REPLAY_DISABLED,
+            )
+        ]
+    store, problem = _import_store("DPOP_REPLAY_STORE", "check_and_add")
+    if store is None:
+        return [
+            Error(
+                problem,
+                hint="'django_dpop.storage.DatabaseReplayStore', 'django_dpop.storage.CacheReplayStore', "
+                "None to disable (not recommended), or a class implementing "
+                "django_dpop.core.stores.ReplayStore.",
+                id=Codes.REPLAY_STORE,
+            )
+        ]
+    from .storage import CacheReplayStore
+
+    return _check_replay_cache() if issubclass(store, CacheReplayStore) else []
+
+
+def _check_replay_cache() -> list[CheckMessage]:
+    from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.filebased import FileBasedCache
+    from django.core.cache.backends.locmem import LocMemCache
+
+    alias = conf.DPOP_REPLAY_CACHE
+    if not isinstance(alias, str) or alias not in settings.CACHES:
+        return [
+            Error(
+                f"DPOP_REPLAY_CACHE {alias!r} is not a cache alias in CACHES.",
+                hint=f"Name one of {sorted(settings.CACHES)}, a shared cache such as Redis.",
+                id=Codes.REPLAY_CACHE_ALIAS,
+            )
+        ]
+    try:
+        backend = import_string(settings.CACHES[alias]["BACKEND"])
+    except (ImportError, KeyError):
+        return []  # Django's own cache checks and first use report a broken backend
+    # Per-process caches let a replay through another worker (LocMem), accept every replay
+    # (Dummy), or have a non-atomic add (FileBased): none of them can detect replays.
+    if isinstance(backend, type) and issubclass(backend, LocMemCache | DummyCache | FileBasedCache):
+        return [
+            Error(
+                f"DPOP_REPLAY_STORE is CacheReplayStore but cache {alias!r} uses {backend.__name__}, "
+                "which is not shared between processes or has no atomic add().",
+                hint="Point DPOP_REPLAY_CACHE at a Redis or Memcached cache, or use "
+                "'django_dpop.storage.DatabaseReplayStore'.",
+                id=Codes.REPLAY_CACHE_PER_PROCESS,
+            )
+        ]
+    return []
+
+
+def _check_nonce_store() -> list[CheckMessage]:
+    store, problem = _import_store("DPOP_NONCE_STORE", "check")
+    if store is not None and callable(getattr(store, "issue", None)):
+        return []
+    return [
+        Error(
+            problem or f"DPOP_NONCE_STORE {conf.DPOP_NONCE_STORE!r} is not a class with an issue() method.",
+            hint="'django_dpop.storage.DatabaseNonceStore' (the default), "
+            "'django_dpop.storage.SignedNonceStore', or a class implementing "
+            "django_dpop.core.stores.NonceStore.",
+            id=Codes.NONCE_STORE,
+        )
+    ]
+
+
+def _check_htu_base_url() -> list[CheckMessage]:
+    value = conf.DPOP_HTU_BASE_URL
+    if value is None or value == "":
+        return []
+    hint = "The public origin clients use, optionally with a mount path: e.g. 'https://api.example.com'."
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
+        if valid:
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        valid = False
+    if not valid or parts is None:
+        return [
+            Error(
+                f"DPOP_HTU_BASE_URL must be an absolute http(s) URL, not {value!r}.",
+                hint=hint,
+                id=Codes.HTU_BASE_URL,
+            )
+        ]
+    if parts.query or parts.fragment or "?" in value or "#" in value or "@" in parts.netloc:
+        return [
+            Error(
+                f"DPOP_HTU_BASE_URL {value!r} has a query, fragment or user information.",
+                hint=hint + " RFC 9449 §4.2: htu has no query and no fragment.",
+                id=Codes.HTU_BASE_URL_PARTS,
+            )
+        ]
+    return []
+
+
+_CHECKS: tuple[Callable[[], list[CheckMessage]], ...] = (
+    _check_algorithms,
+    _check_clock_skew,
+    _check_max_age,
+    _check_bool(
+        "DPOP_NONCE_REQUIRED",
+        Codes.NONCE_REQUIRED,
+        "True makes every proof carry a server nonce (RFC 9449 §8, §9).",
+    ),
+    _check_nonce_lifetime,
+    _check_max_proof_length,
+    _check_replay_store,
+    _check_nonce_store,
+    _check_htu_base_url,
+    _check_bool(
+        "DPOP_ALLOW_BEARER_TOKENS",
+        Codes.ALLOW_BEARER_TOKENS,
+        "False refuses Bearer tokens at DPoP-protected resources.",
+    ),
+    _check_bool(
+        "DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS",
+        Codes.BIND_CONFIDENTIAL_REFRESH_TOKENS,
+        "True binds refresh tokens of confidential clients to the DPoP key too (RFC 9449 §5).",
+    ),
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_dpop.storage import DEFAULT_BATCH_SIZE, clear_expired
 
@@ -21,6 +21,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, batch_size: int, **options: Any) -> None:
+        if batch_size < 1:
+            raise CommandError("--batch-size must be a positive integer")
         seen, nonces = clear_expired(batch_size=batch_size)
         if options["verbosity"] >= 1:
             self.stdout.write(f"Deleted {seen} expired seen proofs and {nonces} expired nonces.")
