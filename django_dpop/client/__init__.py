@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .clock import ServerClock
 from .errors import DPoPClientError, InvalidKeyError, InvalidProofInput, TokenResponseError
 from .keys import DEFAULT_ALGORITHM, SUPPORTED_ALGORITHMS, DPoPKey, load_key
 from .proofs import compute_ath, create_proof, dpop_headers, proof_htu
@@ -39,6 +40,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_ALGORITHM",
     "SUPPORTED_ALGORITHMS",
+    "ServerClock",
     "DPoPAuth",
     "DPoPClientError",
     "DPoPKey",

@@ -19,6 +19,9 @@ class DPoPAuth(RequestSigner, httpx.Auth):
     ``use_dpop_nonce`` answer (400 JSON at a token endpoint, 401 challenge at a resource) is
     retried exactly once with a new proof carrying the new nonce (§8, §9).
 
+    ``correct_clock_skew=True`` stamps proofs in each server's time, measured from its ``Date``
+    header (:class:`~.clock.ServerClock`), for hosts whose clock is off by more than a few seconds.
+
     Works with sync and async clients alike: it does no I/O except reading a 400 body, the
     only place a token endpoint's ``use_dpop_nonce`` can be seen. Request bodies are buffered so
     the retry can resend them. Redirects are not re-signed: a proof names one URL, so keep
@@ -31,13 +34,13 @@ class DPoPAuth(RequestSigner, httpx.Auth):
         url = str(request.url)
         self.sign(request.method, url, request.headers)
         response = yield request
-        self.learn(url, response.headers.get(NONCE_HEADER))
+        self.learn(url, response.headers.get(NONCE_HEADER), response.headers.get("Date"))
         if not self.should_retry(url, response.status_code, response.headers.get_list, _body(response)):
             return
         # A new proof (new jti, the new nonce); the retry's answer is final, whatever it says.
         self.sign(request.method, url, request.headers)
         response = yield request
-        self.learn(url, response.headers.get(NONCE_HEADER))
+        self.learn(url, response.headers.get(NONCE_HEADER), response.headers.get("Date"))
 
     # httpx's default flows read every response body when ``requires_response_body`` is set; a
     # use_dpop_nonce body only matters on a 400, so read just those and leave others streaming.

@@ -35,7 +35,7 @@ class DPoPRequestsAuth(RequestSigner, AuthBase):
     def _handle_response(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         request = response.request
         url = _url(request)
-        self.learn(url, response.headers.get(NONCE_HEADER))
+        self.learn(url, response.headers.get(NONCE_HEADER), response.headers.get("Date"))
         body = response.content if response.status_code == 400 else None
         if (
             getattr(request, "_dpop_retry", False)  # exactly one retry, never a loop
@@ -58,7 +58,7 @@ class DPoPRequestsAuth(RequestSigner, AuthBase):
         second = response.connection.send(retry, **kwargs)  # type: ignore[attr-defined]
         second.history.append(response)
         second.request = retry
-        self.learn(url, second.headers.get(NONCE_HEADER))
+        self.learn(url, second.headers.get(NONCE_HEADER), second.headers.get("Date"))
         return second
 
 

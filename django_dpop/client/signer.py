@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Self
 
+from .clock import ServerClock
 from .keys import DPoPKey
 from .nonces import NONCE_HEADER, RESOURCE, TOKEN_ENDPOINT, NonceCache, is_use_dpop_nonce, origin_of
 from .proofs import check_access_token, create_proof
@@ -23,7 +24,9 @@ class RequestSigner:
     """Signs requests with one key, for the token endpoint or (with a token) for a resource.
 
     Without ``access_token`` requests carry a proof only (RFC 9449 §5); with one they also carry
-    ``Authorization: DPoP <token>`` and the proof's ``ath`` (§7.1). The only mutable state is the
+    ``Authorization: DPoP <token>`` and the proof's ``ath`` (§7.1). ``nonce_cache`` shares server
+    nonces with other signers; ``correct_clock_skew`` (True, or a shared :class:`ServerClock`)
+    stamps ``iat`` in the server's time. The only mutable state is the
     :class:`NonceCache`, which locks, so one instance can serve many threads at once.
     """
 
@@ -33,12 +36,19 @@ class RequestSigner:
         access_token: str | None = None,
         *,
         nonce_cache: NonceCache | None = None,
+        correct_clock_skew: bool | ServerClock = False,
     ) -> None:
         if not isinstance(key, DPoPKey):
             raise TypeError("key must be a DPoPKey")
         self._key = key
         self._access_token = None if access_token is None else check_access_token(access_token)
         self._nonce_cache = nonce_cache if nonce_cache is not None else NonceCache()
+        # Off by default; True measures each server's clock from its Date header (see .clock).
+        self._clock = (
+            correct_clock_skew
+            if isinstance(correct_clock_skew, ServerClock)
+            else (ServerClock() if correct_clock_skew else None)
+        )
 
     @property
     def key(self) -> DPoPKey:
@@ -58,7 +68,9 @@ class RequestSigner:
 
     def for_token(self, access_token: str) -> Self:
         """Return a signer for resource requests with ``access_token``, same key and nonce cache."""
-        return type(self)(self._key, access_token, nonce_cache=self._nonce_cache)
+        return type(self)(
+            self._key, access_token, nonce_cache=self._nonce_cache, correct_clock_skew=self._clock or False
+        )
 
     def for_token_response(self, response: Mapping[str, Any] | str | bytes) -> Self:
         """Check a token response (it must say ``token_type: DPoP``, RFC 9449 §5) and return
@@ -71,13 +83,17 @@ class RequestSigner:
     def sign(self, method: str, url: str, headers: MutableMapping[str, str]) -> str | None:
         """Set a fresh ``DPoP`` header (and ``Authorization``) on ``headers``; return the nonce used."""
         nonce = self._nonce_cache.get(url, self.role)
-        headers["DPoP"] = create_proof(self._key, method, url, self._access_token, nonce)
+        iat = self._clock.iat(url) if self._clock is not None else None
+        headers["DPoP"] = create_proof(self._key, method, url, self._access_token, nonce, iat=iat)
         if self._access_token is not None:
             headers["Authorization"] = f"DPoP {self._access_token}"
         return nonce
 
-    def learn(self, url: str, nonce: str | None) -> str | None:
-        """Cache the ``DPoP-Nonce`` of any response to a request for ``url`` (RFC 9449 §8.2)."""
+    def learn(self, url: str, nonce: str | None, date: str | None = None) -> str | None:
+        """Cache the ``DPoP-Nonce`` of any response to a request for ``url`` (RFC 9449 §8.2),
+        and with clock-skew correction on, the server's time from its ``Date`` header."""
+        if self._clock is not None:
+            self._clock.observe(url, date)
         return self._nonce_cache.update(url, self.role, nonce) if nonce else None
 
     def should_retry(

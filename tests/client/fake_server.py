@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +46,7 @@ class FakeServer:
     rotate_on_success: set[str] = field(default_factory=set)
     seen: list[Seen] = field(default_factory=list)
     counter: int = 0
+    clock_offset: float = 0  # seconds the server's clock is ahead of ours (sent in Date)
 
     def new_nonce(self, path: str) -> str:
         self.counter += 1
@@ -63,7 +65,10 @@ class FakeServer:
             claims = jwt.decode(proof, options={"verify_signature": False})
         status, response_headers, payload = self._answer(method, url, path, lower, proof, claims)
         self.seen.append(Seen(method, url, dict(headers), body, claims, status))
-        return status, response_headers, payload
+        return status, {"Date": formatdate(self.now(), usegmt=True), **response_headers}, payload
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
 
     def _answer(
         self, method: str, url: str, path: str, headers: dict[str, str], proof: str | None, claims: Any
@@ -82,7 +87,7 @@ class FakeServer:
                 proof,
                 method=method,
                 url=url,
-                now=time.time(),
+                now=self.now(),
                 policy=policy,
                 access_token=access_token,
                 nonce_checker=lambda nonce: _status(nonce == required and path not in self.insist),
