@@ -18,12 +18,12 @@ from .stores import NonceStatus
 
 # RFC 9449 §8.1: nonce = 1*NQCHAR; we never accept anything longer than this.
 MAX_NONCE_LENGTH = 256
-_NQCHAR = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+_NQCHAR = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 
 def is_nonce_syntax(value: object) -> bool:
     """Return True if ``value`` is a string of RFC 9449 §8.1 ``NQCHAR`` of sane length."""
-    return isinstance(value, str) and 0 < len(value) <= MAX_NONCE_LENGTH and bool(_NQCHAR.match(value))
+    return isinstance(value, str) and 0 < len(value) <= MAX_NONCE_LENGTH and bool(_NQCHAR.fullmatch(value))
 
 
 def rotation_period(lifetime: int) -> int:
