@@ -83,3 +83,5 @@ REST_FRAMEWORK = {
 
 # django-dpop (every DPOP_* setting is described in the README's settings reference).
 DPOP_NONCE_REQUIRED = os.environ.get("DPOP_NONCE_REQUIRED", "") == "1"
+# /api/me/ is a DPoP-only API: unbound Bearer tokens are refused there too.
+DPOP_ALLOW_BEARER_TOKENS = False

@@ -71,3 +71,4 @@ OAUTH2_PROVIDER = {
 }
 
 LOGIN_URL = "/accounts/login/"
+STATIC_URL = "/static/"

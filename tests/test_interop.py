@@ -40,6 +40,7 @@ def test_requests_oauth2client_gets_and_uses_a_dpop_token(
             client_id="interop-client",
             client_secret=SECRET,
             dpop_bound_access_tokens=True,
+            testing=True,  # the live server speaks http on a random port; the client insists on https otherwise
         )
         token = client.client_credentials(scope="read")
         assert isinstance(token, DPoPToken)
