@@ -26,8 +26,8 @@ class RequestSigner:
     Without ``access_token`` requests carry a proof only (RFC 9449 §5); with one they also carry
     ``Authorization: DPoP <token>`` and the proof's ``ath`` (§7.1). ``nonce_cache`` shares server
     nonces with other signers; ``correct_clock_skew`` (True, or a shared :class:`ServerClock`)
-    stamps ``iat`` in the server's time. The only mutable state is the
-    :class:`NonceCache`, which locks, so one instance can serve many threads at once.
+    stamps ``iat`` in the server's time. The only mutable state is in the :class:`NonceCache` and
+    the :class:`ServerClock`, which lock, so one instance can serve many threads at once.
     """
 
     def __init__(
