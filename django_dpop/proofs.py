@@ -29,7 +29,11 @@ def verify_request_proof(
     Raises the core's errors; a :class:`UseDPoPNonce` carries the fresh nonce to send back.
     """
     policy = _conf.proof_policy()
-    nonces = _conf.nonce_store() if policy.nonce_required else None
+    try:
+        nonces = _conf.nonce_store() if policy.nonce_required else None
+        replay_store = _conf.replay_store()
+    except Exception as exc:  # a store that cannot even be built refuses too (fail closed)
+        raise StoreUnavailable() from exc
     try:
         return verify_proof(
             get_proof(request),
@@ -39,7 +43,7 @@ def verify_request_proof(
             policy=policy,
             access_token=access_token,
             nonce_checker=(lambda nonce: nonces.check(nonce, purpose)) if nonces is not None else None,
-            replay_store=_conf.replay_store(),
+            replay_store=replay_store,
         )
     except UseDPoPNonce as exc:
         exc.nonce = issue_nonce(purpose)
