@@ -29,6 +29,7 @@ from ...core.errors import DPoPError, InvalidRequest, InvalidToken, StoreUnavail
 from ...core.proof import VerifiedProof
 from ...http import get_proof
 from ...proofs import RESOURCE, verify_request_proof
+from .token_lookup import find_access_token
 
 
 AUTHORIZATION_HEADER = "HTTP_AUTHORIZATION"
@@ -40,6 +41,8 @@ _CREDENTIALS = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?", re.DOTALL
 # RFC 9110 §11.2 token68, the only credentials syntax of RFC 6750 §2.1 and RFC 9449 §7.1.
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _OUR_SCHEMES = frozenset({DPOP_SCHEME, BEARER_SCHEME})
+# Use the token lookup compiled once (True) or the plain ORM query (False, for comparison).
+COMPILED_LOOKUP = True
 
 
 class InvalidBearerToken(InvalidToken):
@@ -98,15 +101,10 @@ def load_access_token(token: str) -> Any | None:
     """Return the access token with its application, user and binding (one query), or None.
 
     The same lookup as DOT's ``OAuth2Validator._load_access_token`` plus ``dpop_binding``, so
-    that checking the key binding costs no second query.
+    that checking the key binding costs no second query; its SQL is compiled once
+    (:mod:`.token_lookup`) rather than on every request.
     """
-    model = get_access_token_model()
-    try:
-        return model.objects.select_related("application", "user", "dpop_binding").get(
-            token_checksum=token_checksum(token)
-        )
-    except model.DoesNotExist:
-        return None
+    return find_access_token(get_access_token_model(), token_checksum(token), compiled=COMPILED_LOOKUP)
 
 
 def binding_jkt(access_token: Any) -> str | None:
