@@ -78,6 +78,7 @@ _TYPES = frozenset({"dpop+jwt", "application/dpop+jwt"})
 _FROM_BASE64URL = bytes.maketrans(b"-_+/=", b"+/***")
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is never valid: a2b_base64 says so)
 _NUMBERS = (int, float)
+_MAX_CACHED_HEADER = 4096  # octets of base64url: an 8192-bit RSA jwk header is about 1.9 k
 NonceChecker = Callable[[str], NonceStatus]
 
 
@@ -263,8 +264,12 @@ def verify_proof(
     if not header_segment or not payload_segment or not signature_segment:
         raise InvalidDPoPProof("DPoP proof is not a compact JWS")
 
-    # Checks 4, 5, 7 (cached per client key).
-    header = _checked_header(header_segment, policy.algorithm_set, policy.min_rsa_bits)
+    # Checks 4, 5, 7, cached per client key; a header too big for any real key is not cached, so
+    # that a server configured with a large max_proof_length cannot be made to hoard megabytes.
+    if len(header_segment) <= _MAX_CACHED_HEADER:
+        header = _checked_header(header_segment, policy.algorithm_set, policy.min_rsa_bits)
+    else:
+        header = _checked_header.__wrapped__(header_segment, policy.algorithm_set, policy.min_rsa_bits)
 
     # Check 3: jti, htm, htu, iat present with their types (§4.2); size limits first (§11.1).
     claims = _json_object(payload_segment, "payload")
