@@ -28,6 +28,7 @@ SERVICE_CLIENT = ("demo-service", "demo-service-secret")
 PUBLIC_CLIENT = "demo-public"
 REDIRECT_URI = "http://127.0.0.1/callback"
 USER = ("alice", "alice-demo-password")
+LOG = Path(os.environ.get("DEMO_SERVER_LOG", ROOT / "example_project" / "server.log"))
 
 
 def setup() -> None:
@@ -69,9 +70,12 @@ def serve(port: int) -> subprocess.Popen[bytes]:
     """Start ``manage.py runserver`` on 127.0.0.1 and wait until it answers."""
     import httpx
 
+    log = open(LOG, "ab")  # noqa: SIM115 - the server subprocess writes to it while it runs
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "runserver", f"127.0.0.1:{port}", "--noreload"],
         cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -111,6 +115,7 @@ def walk_through(base: str) -> int:
     from django_dpop.client import DPoPAuth, DPoPKey, create_proof
 
     failures = 0
+    print(f"Example project at {base}; nonces required: {os.environ.get('DPOP_NONCE_REQUIRED') == '1'}")
 
     def expect(condition: bool, what: str) -> None:
         nonlocal failures
@@ -127,26 +132,41 @@ def walk_through(base: str) -> int:
         expect(bool(metadata.get("dpop_signing_alg_values_supported")), "DPoP algorithms listed")
 
         step("3. Client credentials token request with a DPoP proof (POST /o/token/)")
+        token_auth = DPoPAuth(key)  # proof only; follows a use_dpop_nonce challenge once
         response = http.post(
             "/o/token/",
-            data={"grant_type": "client_credentials", "scope": "read"},
-            auth=httpx.BasicAuth(*SERVICE_CLIENT),
-            headers={"DPoP": create_proof(key, "POST", f"{base}/o/token/")},
+            data={
+                "grant_type": "client_credentials",
+                "scope": "read",
+                "client_id": SERVICE_CLIENT[0],
+                "client_secret": SERVICE_CLIENT[1],
+            },
+            auth=token_auth,
         )
         show(response)
         token = response.json().get("access_token", "")
-        expect(response.status_code == 200 and response.json().get("token_type") == "DPoP", "token_type is DPoP")
+        expect(
+            response.status_code == 200 and response.json().get("token_type") == "DPoP", "token_type is DPoP"
+        )
 
         step("4. GET /api/me/ with Authorization: DPoP <token> and a fresh proof")
         response = http.get("/api/me/", auth=DPoPAuth(key, token))
         show(response)
-        expect(response.status_code == 200 and response.json().get("jkt") == key.thumbprint, "bound to our key")
+        expect(
+            response.status_code == 200 and response.json().get("jkt") == key.thumbprint, "bound to our key"
+        )
+        resource_nonce = response.headers.get("dpop-nonce")  # set when the server requires nonces
 
         step("5. The same proof sent twice: the second is a replay")
-        proof = create_proof(key, "GET", f"{base}/api/me/", access_token=token)
-        headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
-        first = http.get("/api/me/", headers=headers)
-        replay = http.get("/api/me/", headers=headers)
+
+        def send_twice(nonce: str | None) -> tuple[httpx.Response, httpx.Response]:
+            proof = create_proof(key, "GET", f"{base}/api/me/", access_token=token, nonce=nonce)
+            headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+            return http.get("/api/me/", headers=headers), http.get("/api/me/", headers=headers)
+
+        first, replay = send_twice(resource_nonce)
+        if first.status_code == 401 and "dpop-nonce" in first.headers:  # nonces on: use the server's
+            first, replay = send_twice(first.headers["dpop-nonce"])
         show(replay)
         expect(first.status_code == 200 and replay.status_code == 401, "replayed proof refused with 401")
 
@@ -195,30 +215,45 @@ def walk_through(base: str) -> int:
                 "client_id": PUBLIC_CLIENT,
                 "code_verifier": verifier,
             },
-            headers={"DPoP": create_proof(key, "POST", f"{base}/o/token/")},
+            auth=token_auth,
         )
         show(response)
         tokens = response.json()
-        expect(tokens.get("token_type") == "DPoP" and "refresh_token" in tokens, "DPoP access + refresh token")
+        expect(
+            tokens.get("token_type") == "DPoP" and "refresh_token" in tokens, "DPoP access + refresh token"
+        )
         response = http.get("/api/me/", auth=DPoPAuth(key, tokens.get("access_token", "")))
         show(response)
-        expect(response.status_code == 200 and response.json().get("user") == USER[0], f"acting for {USER[0]}")
+        expect(
+            response.status_code == 200 and response.json().get("user") == USER[0], f"acting for {USER[0]}"
+        )
 
         step("9. Refreshing the public client's token with another key")
         response = http.post(
             "/o/token/",
-            data={"grant_type": "refresh_token", "refresh_token": tokens.get("refresh_token", ""), "client_id": PUBLIC_CLIENT},
-            headers={"DPoP": create_proof(thief, "POST", f"{base}/o/token/")},
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.get("refresh_token", ""),
+                "client_id": PUBLIC_CLIENT,
+            },
+            auth=DPoPAuth(thief),
         )
         show(response)
         expect(response.status_code == 400, "refresh token is bound to the original key")
         response = http.post(
             "/o/token/",
-            data={"grant_type": "refresh_token", "refresh_token": tokens.get("refresh_token", ""), "client_id": PUBLIC_CLIENT},
-            headers={"DPoP": create_proof(key, "POST", f"{base}/o/token/")},
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.get("refresh_token", ""),
+                "client_id": PUBLIC_CLIENT,
+            },
+            auth=token_auth,
         )
         show(response)
-        expect(response.status_code == 200 and response.json().get("token_type") == "DPoP", "refresh with the right key")
+        expect(
+            response.status_code == 200 and response.json().get("token_type") == "DPoP",
+            "refresh with the right key",
+        )
 
     print(f"\n{'All steps behaved as expected.' if not failures else f'{failures} unexpected result(s).'}")
     return failures
@@ -237,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         failures = walk_through(base)
         if args.no_serve:
             return 1 if failures else 0
-        print(f"\nThe example project is serving at {base} (admin: {base}/admin/). Ctrl-C stops it.")
+        print(f"\nThe example project is serving at {base} (server log: {LOG}). Ctrl-C stops it.")
         server.wait()
     except KeyboardInterrupt:
         pass
