@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -48,3 +49,17 @@ def test_migrations_match_the_models() -> None:
 
     # Raises SystemExit(1) when a model change has no migration.
     call_command("makemigrations", "django_dpop", check=True, dry_run=True, verbosity=0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", [SeenProof, ServerNonce])
+def test_admin_lists_are_read_only(model: type, admin_user: Any, rf: Any) -> None:
+    from django.contrib import admin
+
+    model_admin = admin.site._registry[model]
+    request = rf.get("/")
+    request.user = admin_user  # a superuser: every refusal comes from the admin class itself
+    assert model_admin.has_view_permission(request)
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
