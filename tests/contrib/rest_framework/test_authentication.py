@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from django_dpop.conf import conf
+from django_dpop.contrib.oauth2_provider.validators import DPoPOAuth2Validator
 from django_dpop.contrib.rest_framework import DPoPAuthentication
 from django_dpop.core import DEFAULT_ALGORITHMS
 from django_dpop.core.nonces import rotation_period
@@ -45,9 +46,10 @@ class MeView(APIView):
 
     def get(self, request: Any) -> Response:
         proof = getattr(request, "dpop_proof", None)
+        application = request.auth.application  # None for a token cached from introspection
         return Response(
             {
-                "client_id": request.auth.application.client_id,
+                "client_id": application.client_id if application else None,
                 "user": request.user.username if request.user else None,
                 "jkt": proof.jkt if proof else None,
                 "token_pk": request.auth.pk,
@@ -506,3 +508,66 @@ def test_refused_proof_is_not_recorded(client, key, other_key, make_token):
     token = make_token(jkt=key.jkt)
     dpop_get(client, token, make_proof(key, "GET", URL, access_token="wrong"))
     assert SeenProof.objects.count() == 0
+
+
+# -- a resource server that introspects tokens at a remote authorization server (RFC 9449 §6.2) --
+
+
+class RemoteAS:
+    """What the authorization server's introspection endpoint answers, per token (None: inactive)."""
+
+    responses: dict[str, dict[str, Any]] = {}
+    calls = 0
+
+
+class IntrospectingValidator(DPoPOAuth2Validator):
+    """The DOT helper's validator with the HTTP call to the AS replaced by ``RemoteAS``."""
+
+    def _introspect(self, token: str, *args: Any) -> dict[str, Any] | None:
+        RemoteAS.calls += 1
+        return RemoteAS.responses.get(token)
+
+
+@pytest.fixture
+def remote_as(settings: Any) -> type[RemoteAS]:
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "OAUTH2_VALIDATOR_CLASS": f"{__name__}.IntrospectingValidator",
+        "RESOURCE_SERVER_INTROSPECTION_URL": "https://as.example.com/o/introspect/",
+        "RESOURCE_SERVER_AUTH_TOKEN": "rs-credential",
+    }
+    RemoteAS.responses, RemoteAS.calls = {}, 0
+    return RemoteAS
+
+
+def active(jkt: str | None, **extra: Any) -> dict[str, Any]:
+    content = {"active": True, "scope": "read", "exp": int(time.time()) + 600, **extra}
+    if jkt is not None:
+        content.update(token_type="DPoP", cnf={"jkt": jkt})
+    return content
+
+
+def test_introspected_bound_token(client, key, other_key, remote_as):
+    remote_as.responses["remote-token"] = active(key.jkt, username="bob")
+    proof = make_proof(key, "GET", URL, access_token="remote-token")
+    response = client.get(URL, headers={"Authorization": "DPoP remote-token", "DPoP": proof})
+    assert response.status_code == 200, response.content
+    assert response.json()["user"] == "bob" and response.json()["jkt"] == key.jkt
+    # Cached with its binding: the next request asks the AS nothing and still checks the key.
+    proof = make_proof(other_key, "GET", URL, access_token="remote-token")
+    response = client.get(URL, headers={"Authorization": "DPoP remote-token", "DPoP": proof})
+    assert response.status_code == 401
+    assert challenge_error(response) == "invalid_token"
+    assert remote_as.calls == 1
+
+
+@pytest.mark.parametrize("content", [None, {"active": False}, "unbound"])
+def test_introspection_refusals(client, key, remote_as, content):
+    if content == "unbound":
+        content = active(None)
+    if content is not None:
+        remote_as.responses["remote-token"] = content
+    proof = make_proof(key, "GET", URL, access_token="remote-token")
+    response = client.get(URL, headers={"Authorization": "DPoP remote-token", "DPoP": proof})
+    assert response.status_code == 401
+    assert challenge_error(response) == "invalid_token"
