@@ -26,6 +26,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.cache import caches
 from django.db import IntegrityError, connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.crypto import salted_hmac
 
 from .conf import conf
@@ -84,7 +85,9 @@ class DatabaseReplayStore:
         return self._insert_or_replace_expired(alias, key, expires, _datetime(now))
 
     @staticmethod
-    def _upsert(connection, key: str, expires: datetime.datetime, now: datetime.datetime) -> bool:  # type: ignore[no-untyped-def]
+    def _upsert(
+        connection: BaseDatabaseWrapper, key: str, expires: datetime.datetime, now: datetime.datetime
+    ) -> bool:
         # One statement, no IntegrityError and so no savepoint: it inserts, or replaces a row
         # whose proof window has ended; a live row is left alone and nothing changes (rowcount 0).
         # SQLite >= 3.24 and PostgreSQL serialize conflicting inserts on the unique index.
