@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 from tests.services import POSTGRES_AVAILABLE, POSTGRES_HOST, POSTGRES_PORT, REDIS_AVAILABLE, REDIS_URL
 
 
@@ -55,7 +57,8 @@ if POSTGRES_AVAILABLE:
         "USER": "postgres",
         "HOST": POSTGRES_HOST,
         "PORT": POSTGRES_PORT,
-        "TEST": {"NAME": "test_django_dpop"},
+        # One database per run, so that two runs on one machine never drop each other's.
+        "TEST": {"NAME": f"test_django_dpop_{os.getpid()}"},
     }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
