@@ -29,11 +29,11 @@ from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePub
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import Algorithm, get_default_algorithms
 
 from .binding import compute_ath
 from .errors import DPoPError, InvalidDPoPProof, ReplayedProof, StoreUnavailable, UseDPoPNonce
+from .htu import _normalize as _normalize_htu
 from .htu import normalize_htu
 from .jwk import check_public_jwk, jwk_thumbprint
 from .nonces import is_nonce_syntax
@@ -77,7 +77,8 @@ _TYPES = frozenset({"dpop+jwt", "application/dpop+jwt"})
 # "+", "/" and any "=" become "*", which strict decoding refuses like every other foreign byte.
 _FROM_BASE64URL = bytes.maketrans(b"-_+/=", b"+/***")
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is never valid: a2b_base64 says so)
-_NUMBERS = (int, float)
+_new_tuple = tuple.__new__
+_OCTET = tuple(bytes((value,)) for value in range(256))
 _MAX_CACHED_HEADER = 4096  # octets of base64url: an 8192-bit RSA jwk header is about 1.9 k
 NonceChecker = Callable[[str], NonceStatus]
 
@@ -129,17 +130,23 @@ def _not_json(name: str) -> Any:
 
 
 _JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_not_json)
+_scan_json = _JSON.scan_once
 
 
 def _json_object(segment: bytes, what: str) -> dict[str, Any]:
     """Decode a base64url JSON object (RFC 7515 §7.1): strict base64url, UTF-8, plain JSON."""
     try:
-        text = _b64url_decode(segment).decode("utf-8")
+        # _b64url_decode, inlined: this runs for every proof.
+        text = a2b_base64(
+            segment.translate(_FROM_BASE64URL) + _PADDING[len(segment) & 3], strict_mode=True
+        ).decode("utf-8")
         try:
-            value, end = _JSON.raw_decode(text)  # the usual compact JSON: one pass
+            # The compact JSON every JOSE library writes, in one call of the C scanner (what
+            # JSONDecoder.raw_decode runs, without its Python frame).
+            value, end = _scan_json(text, 0)
             if end != len(text):
                 raise ValueError
-        except ValueError:
+        except (ValueError, StopIteration):
             value = _JSON.decode(text)  # JSON whitespace around the value, or a real error
     except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError, JSONDecodeError
         raise InvalidDPoPProof(f"DPoP proof {what} is not base64url-encoded JSON") from None
@@ -195,25 +202,44 @@ def _checked_header(segment: bytes, algorithms: frozenset[str], min_rsa_bits: in
     return _Header(alg, MappingProxyType(dict(jwk)), key, jkt, ecdsa, size)
 
 
+def _ecdsa_der(signature: bytes, size: int) -> bytes:
+    """Return the DER ``ECDSA-Sig-Value`` (RFC 3279 §2.2.3) of a raw ``R || S`` JWS signature.
+
+    What ``cryptography``'s ``encode_dss_signature`` returns (``tests/core/test_proof.py``
+    compares them), without its detour through Python integers, which costs more than the rest
+    of a proof's parsing. Only framing: OpenSSL still checks r and s, and refuses non-DER.
+    """
+    # X.690 §8.3: each INTEGER in its fewest octets, with a 0x00 before a set top bit (positive).
+    r = signature[:size].lstrip(b"\0") or b"\0"
+    s = signature[size:].lstrip(b"\0") or b"\0"
+    if r[0] & 0x80:
+        r = b"\0" + r
+    if s[0] & 0x80:
+        s = b"\0" + s
+    body = b"\x02" + _OCTET[len(r)] + r + b"\x02" + _OCTET[len(s)] + s
+    # X.690 §8.1.3: the short length form up to 127; P-521 signatures can need 0x81 and one octet.
+    return (b"\x30" + _OCTET[len(body)] if len(body) < 128 else b"\x30\x81" + _OCTET[len(body)]) + body
+
+
 def _verify_signature(header: _Header, signing_input: bytes, signature_segment: bytes) -> bool:
     """RFC 9449 §4.3 check 6 with the algorithm pinned to the (allowed) header ``alg``.
 
     ECDSA goes straight to cryptography with a prebuilt signature algorithm (RFC 7518 §3.4 raw
-    ``R || S`` to DER); every other algorithm through pyjwt's implementation. Any failure, of
+    ``R || S`` framed as DER); every other algorithm through pyjwt's implementation. Any failure, of
     the encoding or of the cryptography, is a refusal (fail closed).
     """
     try:
-        signature = _b64url_decode(signature_segment)
+        signature = a2b_base64(
+            signature_segment.translate(_FROM_BASE64URL) + _PADDING[len(signature_segment) & 3],
+            strict_mode=True,
+        )
         ecdsa = header.ecdsa
         if ecdsa is None:
             return _ALGORITHMS[header.alg].verify(signing_input, header.key, signature) is True
         size = header.size
         if len(signature) != 2 * size:
             return False
-        der = encode_dss_signature(
-            int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-        )
-        header.key.verify(der, signing_input, ecdsa)  # raises InvalidSignature
+        header.key.verify(_ecdsa_der(signature, size), signing_input, ecdsa)  # or InvalidSignature
         return True
     except Exception:
         return False
@@ -273,36 +299,33 @@ def verify_proof(
 
     # Check 3: jti, htm, htu, iat present with their types (§4.2); size limits first (§11.1).
     claims = _json_object(payload_segment, "payload")
+    # JSON yields exact types, so "type(x) is str" is the cheapest sufficient test.
     jti = claims.get("jti")
-    if not isinstance(jti, str) or not jti:
+    if type(jti) is not str or not jti:
         raise InvalidDPoPProof("DPoP proof jti is missing or not a string")
     if len(jti) > policy.max_jti_length:
         raise InvalidDPoPProof("DPoP proof jti is too long")
     htm = claims.get("htm")
-    if not isinstance(htm, str) or not htm:
+    if type(htm) is not str or not htm:
         raise InvalidDPoPProof("DPoP proof htm is missing or not a string")
     htu = claims.get("htu")
-    if not isinstance(htu, str) or not htu:
+    if type(htu) is not str or not htu:
         raise InvalidDPoPProof("DPoP proof htu is missing or not a string")
     iat = claims.get("iat")
-    # RFC 7519 §2 NumericDate: a JSON number (not a boolean); a float must be finite. An int
-    # of any size compares exactly with ``now`` below, so it needs no conversion here.
-    if (
-        not isinstance(iat, _NUMBERS)
-        or isinstance(iat, bool)
-        or (type(iat) is float and not math.isfinite(iat))
-    ):
+    # RFC 7519 §2 NumericDate: a JSON number, not a boolean (bool is not "type(x) is int"); a
+    # float must be finite. An int of any size compares exactly with ``now``: no conversion.
+    if type(iat) is not int and (type(iat) is not float or not math.isfinite(iat)):
         raise InvalidDPoPProof("DPoP proof iat is missing or not a number")
     nonce_required = policy.nonce_required
     nonce = claims.get("nonce") if nonce_required else None
-    if nonce is not None and not isinstance(nonce, str):
+    if nonce is not None and type(nonce) is not str:
         raise InvalidDPoPProof("DPoP proof nonce is not a string")
 
     # Check 8: the method, case-sensitive (RFC 9110 §9.1).
     if htm != method:
         raise InvalidDPoPProof("DPoP proof htm does not match the request method")
     # Check 9: the URI, after RFC 3986 syntax- and scheme-based normalization.
-    normalized_htu = normalize_htu(htu)
+    normalized_htu = _normalize_htu(htu)  # htu is a str: the cached worker directly
     if htu != url and normalized_htu != normalize_htu(url):
         raise InvalidDPoPProof("DPoP proof htu does not match the request URI")
     # Check 11 (§11.1): created within the acceptance window, both ends included. With nonces
@@ -313,15 +336,16 @@ def verify_proof(
         raise InvalidDPoPProof("DPoP proof iat is outside the acceptance window")
     # Check 12a: at a protected resource, ath is the hash of the access token presented.
     if access_token is not None:
-        if not isinstance(access_token, str) or not access_token.isascii():
-            raise InvalidDPoPProof("Access token is not ASCII")
-        ath = claims.get("ath")
-        # compare_digest takes ASCII strings; constant time keeps the token hash private.
-        if (
-            not isinstance(ath, str)
-            or not ath.isascii()
-            or not hmac.compare_digest(ath, compute_ath(access_token))
-        ):
+        try:
+            expected_ath = compute_ath(access_token)
+        except (AttributeError, UnicodeEncodeError):  # not a string, not ASCII (RFC 6750 §2.1)
+            raise InvalidDPoPProof("Access token is not ASCII") from None
+        try:
+            # Constant time; compare_digest raises TypeError for anything but ASCII strings.
+            ath_matches = hmac.compare_digest(claims.get("ath"), expected_ath)
+        except TypeError:
+            ath_matches = False
+        if not ath_matches:
             raise InvalidDPoPProof("DPoP proof ath does not match the access token")
 
     # Check 6: the signature, with the pinned alg and the header's (cached) key.
@@ -352,25 +376,29 @@ def verify_proof(
     replay_key = hashlib.sha256(
         f"{header.jkt}\n{normalized_htu}\n{jti}".encode("utf-8", "surrogatepass")
     ).hexdigest()
-    expires_at = math.ceil(iat) + policy.max_age + skew
+    expires_at = (iat if type(iat) is int else math.ceil(iat)) + policy.max_age + skew
     if replay_store is not None:
         added = _call_store(_check_and_add, replay_store, replay_key, expires_at)
         if added is not True:
             raise ReplayedProof() if added is False else StoreUnavailable()
 
-    return VerifiedProof(
-        header.jkt,
-        jti,
-        htm,
-        normalized_htu,
-        math.floor(iat),
-        header.alg,
-        header.jwk,
-        MappingProxyType(claims),
-        nonce,
-        nonce_stale,
-        replay_key,
-        expires_at,
+    # tuple.__new__ directly: the same immutable VerifiedProof without NamedTuple's Python __new__.
+    return _new_tuple(
+        VerifiedProof,
+        (
+            header.jkt,
+            jti,
+            htm,
+            normalized_htu,
+            iat if type(iat) is int else math.floor(iat),
+            header.alg,
+            header.jwk,
+            MappingProxyType(claims),
+            nonce,
+            nonce_stale,
+            replay_key,
+            expires_at,
+        ),
     )
 
 

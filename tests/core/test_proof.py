@@ -7,12 +7,15 @@ exception type escaping the verifier fails the test.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import random
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm, HMACAlgorithm, RSAAlgorithm
 
 from django_dpop.core import (
@@ -44,6 +47,10 @@ TOKEN = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"
 def proof_for(key: TestKey, htm: str = "GET", htu: str = URL, **kwargs: Any) -> str:
     kwargs.setdefault("iat", NOW)
     return make_proof(key, htm, htu, **kwargs)
+
+
+def jws_decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
 def verify(proof: Any, **kwargs: Any) -> VerifiedProof:
@@ -849,3 +856,38 @@ def test_refusals_before_crypto_never_reach_the_signature(
     assert signature_checks == []
     verify(proof_for(es256))  # control: a valid proof goes through the signature check once
     assert signature_checks == ["ES256"]
+
+
+# --- ECDSA signature framing ----------------------------------------------------------------------
+
+
+def _raw_pairs(size: int) -> list[tuple[int, int]]:
+    top = 2 ** (8 * size) - 1
+    edges = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 2 ** (8 * size - 1) - 1, 2 ** (8 * size - 1), top]
+    rng = random.Random(size)
+    randoms = [rng.getrandbits(8 * size) >> rng.randrange(0, 8 * size) for _ in range(200)]
+    return [(r, s) for r in edges for s in edges] + list(zip(randoms, reversed(randoms), strict=True))
+
+
+@pytest.mark.parametrize("size", [32, 48, 66])
+def test_ecdsa_der_framing_matches_cryptography(size: int) -> None:
+    # RFC 7518 §3.4 raw R || S to DER: the verifier's own framing against cryptography's encoder.
+    for r, s in _raw_pairs(size):
+        raw = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        assert proof_module._ecdsa_der(raw, size) == encode_dss_signature(r, s), (r, s)
+
+
+def test_ecdsa_signatures_with_leading_zero_octets_verify() -> None:
+    # About one ES256 signature in 128 has an r or s below 2**248; sign until both cases occur.
+    key = key_for("ES256")
+    seen = set()
+    for attempt in range(4000):
+        proof = proof_for(key, jti=f"j{attempt}")
+        raw = jws_decode(proof.split(".")[2])
+        short = {"r" if raw[0] == 0 else None, "s" if raw[32] == 0 else None} - {None}
+        if short - seen:
+            verify(proof)
+            seen |= short
+        if seen == {"r", "s"}:
+            break
+    assert seen == {"r", "s"}
