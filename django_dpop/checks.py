@@ -50,6 +50,7 @@ class Codes:
     BIND_CONFIDENTIAL_REFRESH_TOKENS = "django_dpop.E015"
     MAX_AGE_LONG = "django_dpop.W001"
     REPLAY_DISABLED = "django_dpop.W002"
+    NONCE_ROLLED_BACK = "django_dpop.W003"
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
@@ -243,7 +244,7 @@ def _check_replay_cache() -> list[CheckMessage]:
 def _check_nonce_store() -> list[CheckMessage]:
     store, problem = _import_store("DPOP_NONCE_STORE", "check")
     if store is not None and callable(getattr(store, "issue", None)):
-        return []
+        return _check_nonce_transactions(store)
     return [
         Error(
             problem or f"DPOP_NONCE_STORE {conf.DPOP_NONCE_STORE!r} is not a class with an issue() method.",
@@ -251,6 +252,34 @@ def _check_nonce_store() -> list[CheckMessage]:
             "'django_dpop.storage.SignedNonceStore', or a class implementing "
             "django_dpop.core.stores.NonceStore.",
             id=Codes.NONCE_STORE,
+        )
+    ]
+
+
+def _check_nonce_transactions(store: type) -> list[CheckMessage]:
+    from django.db import connections, router
+
+    from .models import ServerNonce
+    from .storage import DatabaseNonceStore
+
+    if conf.DPOP_NONCE_REQUIRED is not True or not issubclass(store, DatabaseNonceStore):
+        return []
+    alias = router.db_for_write(ServerNonce)
+    connection = connections[alias]
+    # The nonce minted while refusing a request (use_dpop_nonce) is written in the request's
+    # transaction, which a refusal rolls back (DRF's exception handler does): the client's retry
+    # is refused again. The store commits it on a second connection, but not on SQLite, where
+    # that connection would wait for the first one's lock.
+    if connection.vendor != "sqlite" or not connection.settings_dict.get("ATOMIC_REQUESTS"):
+        return []
+    return [
+        Warning(
+            f"DatabaseNonceStore writes to the SQLite database {alias!r}, which has ATOMIC_REQUESTS: "
+            "a nonce minted while refusing a request is rolled back with it, so clients never get "
+            "a nonce that works.",
+            hint="Use 'django_dpop.storage.SignedNonceStore', route django_dpop's models to a "
+            "database alias without ATOMIC_REQUESTS, or use PostgreSQL.",
+            id=Codes.NONCE_ROLLED_BACK,
         )
     ]
 

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.constants import OnConflict
 from django.utils.crypto import salted_hmac
 
 from .conf import conf
@@ -170,23 +171,68 @@ class DatabaseNonceStore:
         value = nonces.filter(purpose=purpose, step=step).values_list("value", flat=True).first()
         if value is not None:
             return value
-        # First request of the period: propose a value. ON CONFLICT DO NOTHING (INSERT OR IGNORE)
-        # on the unique (purpose, step) means that when workers race, one row wins and nobody
-        # sees an IntegrityError (which would also need a savepoint inside ATOMIC_REQUESTS).
-        proposal = ServerNonce(
-            purpose=purpose,
-            step=step,
-            value=secrets.token_urlsafe(_NONCE_BYTES),
-            expires_at=_datetime((step + 2) * period),
-        )
-        nonces.bulk_create([proposal], ignore_conflicts=True)
-        value = nonces.filter(purpose=purpose, step=step).values_list("value", flat=True).first()
+        # First request of the period: propose a value; when workers race, one row wins.
+        proposal = secrets.token_urlsafe(_NONCE_BYTES)
+        expires = _datetime((step + 2) * period)
+        connection = connections[nonces.db]
+        if (
+            connection.in_atomic_block
+            and connection.vendor != "sqlite"
+            and connection.features.supports_ignore_conflicts
+        ):
+            # Inside a transaction (ATOMIC_REQUESTS): the refused request that mints the nonce
+            # is rolled back (DRF does so for every handled error), and the nonce with it, so
+            # the client's retry would be refused again, forever. Commit it on a connection of
+            # its own: once per period and worker. (SQLite: a second connection would wait for
+            # the first's lock; the system check django_dpop.W003 covers that case.)
+            value = self._mint_outside_transaction(nonces.db, purpose, step, proposal, expires, now)
+        else:
+            # ON CONFLICT DO NOTHING (INSERT OR IGNORE) on the unique (purpose, step): nobody sees
+            # an IntegrityError (which would also need a savepoint inside a transaction).
+            nonces.bulk_create(
+                [ServerNonce(purpose=purpose, step=step, value=proposal, expires_at=expires)],
+                ignore_conflicts=True,
+            )
+            value = nonces.filter(purpose=purpose, step=step).values_list("value", flat=True).first()
+            # Once per period and worker: drop what has expired, so the table stays tiny even
+            # without the cleanup command.
+            nonces.filter(purpose=purpose, expires_at__lt=_datetime(now)).delete()
         if value is None:  # deleted under our feet: refuse rather than hand out an unknown nonce
             raise RuntimeError("DPoP server nonce could not be stored")
-        # Once per period and worker: drop what has expired, so the table stays tiny even
-        # without the cleanup command.
-        nonces.filter(purpose=purpose, expires_at__lt=_datetime(now)).delete()
         return value
+
+    @staticmethod
+    def _mint_outside_transaction(
+        alias: str, purpose: str, step: int, proposal: str, expires: datetime.datetime, now: float
+    ) -> str | None:
+        """Insert-or-keep the nonce of (purpose, step) in autocommit on a new connection; return it."""
+        side = connections.create_connection(alias)
+        try:
+            ops, quote = side.ops, side.ops.quote_name
+            meta = ServerNonce._meta
+            table = quote(meta.db_table)
+            purpose_col, step_col, value_col, expires_col = (
+                quote(meta.get_field(name).column) for name in ("purpose", "step", "value", "expires_at")
+            )
+            insert = (
+                f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} {table} "
+                f"({purpose_col}, {step_col}, {value_col}, {expires_col}) VALUES (%s, %s, %s, %s) "
+                f"{ops.on_conflict_suffix_sql([], OnConflict.IGNORE, None, None)}"
+            )
+            with side.cursor() as cursor:
+                cursor.execute(insert, [purpose, step, proposal, ops.adapt_datetimefield_value(expires)])
+                cursor.execute(
+                    f"SELECT {value_col} FROM {table} WHERE {purpose_col} = %s AND {step_col} = %s",
+                    [purpose, step],
+                )
+                row = cursor.fetchone()
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE {purpose_col} = %s AND {expires_col} < %s",
+                    [purpose, ops.adapt_datetimefield_value(_datetime(now))],
+                )
+            return None if row is None else row[0]
+        finally:
+            side.close()
 
     def check(self, nonce: str, purpose: str, *, now: float | None = None) -> NonceStatus:
         if not is_nonce_syntax(nonce):

@@ -208,7 +208,7 @@ def test_every_code_is_unique_and_tested() -> None:
     codes = [value for name, value in vars(Codes).items() if not name.startswith("_")]
     assert len(codes) == len(set(codes))
     assert all(code.startswith(("django_dpop.E", "django_dpop.W")) for code in codes)
-    assert {code for code, _, _ in CASES} == set(codes)
+    assert {code for code, _, _ in CASES} | {Codes.NONCE_ROLLED_BACK} == set(codes)
 
 
 def test_every_setting_has_a_tested_check() -> None:
@@ -259,3 +259,22 @@ def test_checks_are_registered_and_stop_management_commands() -> None:
 def test_cache_backend_that_cannot_be_imported_is_left_to_django() -> None:
     broken = {"default": {"BACKEND": "no.such.Cache"}}
     assert ids(DPOP_REPLAY_STORE=CACHE_STORE, CACHES=broken) == []
+
+
+@pytest.mark.parametrize(
+    ("atomic", "required", "store", "warned"),
+    [
+        (True, True, "django_dpop.storage.DatabaseNonceStore", True),
+        (False, True, "django_dpop.storage.DatabaseNonceStore", False),
+        (True, False, "django_dpop.storage.DatabaseNonceStore", False),
+        (True, True, "django_dpop.storage.SignedNonceStore", False),
+    ],
+)
+def test_database_nonces_rolled_back_with_sqlite_atomic_requests(
+    monkeypatch: pytest.MonkeyPatch, atomic: bool, required: bool, store: str, warned: bool
+) -> None:
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", atomic)
+    found = ids(DPOP_NONCE_REQUIRED=required, DPOP_NONCE_STORE=store)
+    assert found == ([Codes.NONCE_ROLLED_BACK] if warned else [])

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import RequestFactory
 from django.test.utils import override_settings
 
@@ -202,6 +202,32 @@ def test_stale_iat_with_nonces_asks_for_a_nonce(key: TestKey) -> None:
         with pytest.raises(UseDPoPNonce) as refused:
             verify_request_proof(get(old_proof), purpose=RESOURCE)
     assert refused.value.nonce == nonce
+
+
+class _PostgresRouter:
+    def db_for_read(self, model: type, **hints: Any) -> str | None:
+        return "postgres" if model._meta.app_label == "django_dpop" else None
+
+    db_for_write = db_for_read
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+def test_nonce_retry_works_when_the_refused_request_is_rolled_back_postgres(key: TestKey) -> None:
+    # ATOMIC_REQUESTS: the refusal (use_dpop_nonce) is rolled back, but the nonce it carried stays.
+    routed = {"DATABASE_ROUTERS": [f"{__name__}._PostgresRouter"], "DPOP_NONCE_REQUIRED": True}
+    with override_settings(**routed):
+        with transaction.atomic(using="postgres"), pytest.raises(UseDPoPNonce) as refused:
+            try:
+                verify_request_proof(get(make_proof(key, "GET", URL)), purpose=RESOURCE)
+            finally:
+                transaction.set_rollback(True, using="postgres")
+        with transaction.atomic(using="postgres"):
+            verified = verify_request_proof(
+                get(make_proof(key, "GET", URL, nonce=refused.value.nonce)), purpose=RESOURCE
+            )
+    assert verified.nonce == refused.value.nonce
+    assert SeenProof.objects.using("postgres").filter(key=verified.replay_key).exists()
 
 
 # --- failing stores fail closed --------------------------------------------------------------------

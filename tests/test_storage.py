@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.core.cache.backends.base import InvalidCacheBackendError
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from django_dpop import storage
@@ -215,8 +215,6 @@ def test_database_replay_concurrent_submissions_accept_exactly_one_postgres() ->
 def test_database_replay_postgres_inside_a_transaction_needs_no_savepoint() -> None:
     # The upsert raises no IntegrityError, so a replay inside ATOMIC_REQUESTS leaves the
     # transaction usable (an IntegrityError would abort it on PostgreSQL).
-    from django.db import transaction
-
     store = DatabaseReplayStore(using="postgres")
     key = replay_key("atomic-pg")
     with transaction.atomic(using="postgres"):
@@ -437,6 +435,30 @@ def test_database_nonce_concurrent_first_issue_agrees_on_one_nonce_postgres() ->
     assert len(set(results)) == 1
     assert ServerNonce.objects.using("postgres").count() == 1
     assert DatabaseNonceStore(using="postgres").check(results[0], "token", now=NOW) is NonceStatus.CURRENT
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+def test_database_nonce_minted_in_a_rolled_back_transaction_survives_postgres() -> None:
+    # ATOMIC_REQUESTS with a refused request (DRF rolls back on every handled error): the nonce
+    # handed to the client must stay valid, or its retry is refused again.
+    store = DatabaseNonceStore(using="postgres")
+    with transaction.atomic(using="postgres"):
+        nonce = store.issue("token", now=NOW)
+        transaction.set_rollback(True, using="postgres")
+    assert store.check(nonce, "token", now=NOW) is NonceStatus.CURRENT
+    assert store.issue("token", now=NOW) == nonce
+    assert ServerNonce.objects.using("postgres").count() == 1
+
+
+@pytest.mark.django_db
+def test_database_nonce_on_sqlite_is_written_in_the_enclosing_transaction() -> None:
+    # What the system check django_dpop.W003 warns about (SQLite with ATOMIC_REQUESTS).
+    store = DatabaseNonceStore()
+    with transaction.atomic():
+        nonce = store.issue("token", now=NOW)
+        transaction.set_rollback(True)
+    assert store.check(nonce, "token", now=NOW) is NonceStatus.INVALID
 
 
 def test_database_nonce_store_failure_raises() -> None:
