@@ -125,6 +125,20 @@ class DPoPValidatorMixin:
             return True
         return bool(conf.DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS)
 
+    # -- client authentication -----------------------------------------------------------------
+
+    def _extract_basic_auth(self, request: Any) -> str | None:
+        """DOT's Basic credentials, or None when they are not ASCII (RFC 7617 §2: base64).
+
+        DOT 3.4.1 hands them to ``base64.b64decode``, whose ``ValueError`` on non-ASCII text it
+        does not catch: ``Authorization: Basic ü`` was a 500 at the token endpoint. None makes
+        it an ordinary failed client authentication (``invalid_client``).
+        """
+        auth_string = super()._extract_basic_auth(request)  # type: ignore[misc]
+        if isinstance(auth_string, str) and not auth_string.isascii():
+            return None
+        return auth_string
+
     # -- token issuance -------------------------------------------------------------------------
 
     def _save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any) -> Any:

@@ -68,6 +68,9 @@ class DPoPTokenView(TokenView):
             except DPoPError as exc:
                 return _response(*dpop_error_response(exc))
 
+        if not device_code:
+            body = {"error": "invalid_request", "error_description": "Missing device_code parameter."}
+            return _response(_NO_STORE, json.dumps(body), 400)
         device_grant_model = get_device_grant_model()
         try:
             device = device_grant_model.objects.get(device_code=device_code)
@@ -88,9 +91,11 @@ class DPoPTokenView(TokenView):
         return _response(dict(headers), body, status)
 
     def post(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:
-        if request.POST.get("grant_type") == DEVICE_CODE_GRANT and "device_code" in request.POST:
-            return self.device_flow_token_response(request, request.POST["device_code"])
-        # Without device_code, oauthlib answers invalid_request (DOT would raise KeyError: 500).
+        if request.POST.get("grant_type") == DEVICE_CODE_GRANT:
+            # Last value wins, as in DOT's extract_body. A missing or empty device_code is a
+            # malformed request (RFC 6749 §5.2): DOT raises KeyError there, and oauthlib's
+            # pre-token hook DoesNotExist, both 500s.
+            return self.device_flow_token_response(request, request.POST.get("device_code", ""))
         return self.authorization_flow_token_response(request)
 
 
