@@ -15,6 +15,9 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from django_dpop import storage
+from django_dpop.core.errors import ReplayedProof
+from django_dpop.core.policy import ProofPolicy
+from django_dpop.core.proof import verify_proof
 from django_dpop.core.stores import NonceStatus, NonceStore, ReplayStore
 from django_dpop.models import SeenProof, ServerNonce
 from django_dpop.storage import CacheReplayStore, DatabaseNonceStore, DatabaseReplayStore, SignedNonceStore
@@ -131,7 +134,8 @@ def test_database_replay_entry_lives_until_the_proofs_own_window_ends() -> None:
 
 @pytest.mark.django_db
 def test_database_replay_expired_entry_does_not_block_a_new_proof() -> None:
-    # RFC 9449 §7.1's example reuses a jti long after: once the first window ended, accept again.
+    # RFC 9449 §5's refresh example reuses a jti 45 minutes later: once the first window ended,
+    # accept again.
     store = DatabaseReplayStore()
     key = replay_key("reused")
     assert store.check_and_add(key, NOW + 360, now=NOW) is True
@@ -139,6 +143,46 @@ def test_database_replay_expired_entry_does_not_block_a_new_proof() -> None:
     assert store.check_and_add(key, later + 360, now=later) is True
     assert SeenProof.objects.get(key=key).expires_at == utc(later + 360)  # the row was renewed
     assert store.check_and_add(key, later + 360, now=later + 1) is False
+
+
+# RFC 9449 §4.1 / §5: the token request and the refresh request proofs share one jti.
+RFC_TOKEN_PROOF = (
+    "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZ"
+    "OXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIs"
+    "ImNydiI6IlAtMjU2In19.eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmV"
+    "yLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg4PtFLbdLXiOSsX0x7NVY-FNyJK70nfbV37xRZT3Lg"
+)
+RFC_REFRESH_PROOF = (
+    "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZ"
+    "OXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIs"
+    "ImNydiI6IlAtMjU2In19.eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmV"
+    "yLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjY1Mjk2fQ.pAqut2IRDm_De6PR93SYmGBPXpwrAk90e8cP2hjiaG5QsGSuKDYW7_X620BxqhvYC8ynrrvZLTk41mSRroapUA"
+)
+
+
+@pytest.mark.django_db
+def test_rfc_9449_refresh_example_reuses_the_jti_after_the_first_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def verify(proof: str, now: int) -> Any:
+        monkeypatch.setattr(storage, "clock", lambda: now)  # the store's clock, frozen with the proof's
+        return verify_proof(
+            proof,
+            method="POST",
+            url="https://server.example.com/token",
+            now=now,
+            policy=ProofPolicy(),
+            replay_store=DatabaseReplayStore(),
+        )
+
+    first = verify(RFC_TOKEN_PROOF, 1562262616)
+    with pytest.raises(ReplayedProof):
+        verify(RFC_TOKEN_PROOF, 1562262620)
+    second = verify(RFC_REFRESH_PROOF, 1562265296)  # 44 min 40 s later, same jti, same htu
+    assert second.jti == first.jti == "-BwC3ESc6acc2lTc"
+    assert second.replay_key == first.replay_key
+    with pytest.raises(ReplayedProof):
+        verify(RFC_REFRESH_PROOF, 1562265300)
 
 
 @pytest.mark.django_db

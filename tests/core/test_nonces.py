@@ -34,7 +34,7 @@ KEY = b"k" * 32
         "".join(chr(c) for c in range(0x21, 0x7F) if c not in (0x22, 0x5C)),
     ],
 )
-def test_nqchar_values_are_nonce_syntax(value: str) -> None:
+def test_nqchar_values_are_nonce_syntax_including_the_rfc_examples(value: str) -> None:
     assert is_nonce_syntax(value)
 
 
