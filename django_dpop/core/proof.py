@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePub
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from jwt.algorithms import Algorithm, get_default_algorithms
 
 from .binding import compute_ath
@@ -61,11 +62,14 @@ _PUBLIC_KEY_TYPES: dict[str, tuple[type, ...]] = {
     "OKP": (Ed25519PublicKey, Ed448PublicKey),
     "RSA": (RSAPublicKey,),
 }
-_ECDSA = {
-    "ES256": ECDSA(hashes.SHA256()),
-    "ES384": ECDSA(hashes.SHA384()),
-    "ES512": ECDSA(hashes.SHA512()),
-    "ES256K": ECDSA(hashes.SHA256()),
+# RFC 7518 §3.4: ES* sign SHA-2 digests of the signing input. The digest is taken with hashlib
+# (OpenSSL) and handed over as Prehashed: the same ECDSA check, without cryptography building a
+# hash object of its own for every call.
+_ECDSA: dict[str, tuple[Callable[[bytes], Any], ECDSA]] = {
+    "ES256": (hashlib.sha256, ECDSA(Prehashed(hashes.SHA256()))),
+    "ES384": (hashlib.sha384, ECDSA(Prehashed(hashes.SHA384()))),
+    "ES512": (hashlib.sha512, ECDSA(Prehashed(hashes.SHA512()))),
+    "ES256K": (hashlib.sha256, ECDSA(Prehashed(hashes.SHA256()))),
 }
 # Beyond these an RSA key only costs verification time: FIPS 186-5 §5.4 bounds e below 2**256,
 # and no DPoP client needs a modulus over 8192 bits (OpenSSL itself stops at 16384).
@@ -107,7 +111,7 @@ class _Header(NamedTuple):
     jwk: Mapping[str, Any]
     key: Any
     jkt: str
-    ecdsa: ECDSA | None  # the prebuilt signature algorithm for ES*, else None (pyjwt verifies)
+    ecdsa: tuple[Callable[[bytes], Any], ECDSA] | None  # ES*: digest and algorithm; else pyjwt
     size: int  # ES*: octets of r and of s in the raw signature (RFC 7518 §3.4)
 
 
@@ -239,7 +243,9 @@ def _verify_signature(header: _Header, signing_input: bytes, signature_segment: 
         size = header.size
         if len(signature) != 2 * size:
             return False
-        header.key.verify(_ecdsa_der(signature, size), signing_input, ecdsa)  # or InvalidSignature
+        digest, algorithm = ecdsa
+        # Raises InvalidSignature (caught below) unless r, s sign the digest of signing_input.
+        header.key.verify(_ecdsa_der(signature, size), digest(signing_input).digest(), algorithm)
         return True
     except Exception:
         return False

@@ -891,3 +891,14 @@ def test_ecdsa_signatures_with_leading_zero_octets_verify() -> None:
         if seen == {"r", "s"}:
             break
     assert seen == {"r", "s"}
+
+
+def test_es256k_verifies_when_allowed() -> None:
+    # secp256k1 (RFC 8812 §3.2) is not in the default list; a policy can allow it.
+    private = ec.generate_private_key(ec.SECP256K1())
+    key = TestKey("ES256K", private, json.loads(ECAlgorithm.to_jwk(private.public_key())))
+    proof = jws.compact(key, jws.header_for(key), jws.claims(iat=NOW))
+    refused(proof, match="alg is not allowed")
+    assert verify(proof, policy=ProofPolicy(allowed_algorithms=("ES256K",))).jkt == key.jkt
+    header, payload, _ = proof.split(".")
+    refused(f"{header}.{payload}.{jws.b64(b'7' * 64)}", policy=ProofPolicy(allowed_algorithms=("ES256K",)))
