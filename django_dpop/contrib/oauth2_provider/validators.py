@@ -167,6 +167,8 @@ class DPoPValidatorMixin:
                     description="The access token issued for this refresh token is bound to another key.",
                     request=request,
                 )
+            # DOT mints a new refresh token here when the first answer's one is gone: bind it.
+            self._bind_refresh_token(token, request, jkt)
             return result
 
         access_token_id = (
@@ -186,19 +188,24 @@ class DPoPValidatorMixin:
             # A confidential client refreshing without a proof gets a Bearer token, even in place.
             AccessTokenBinding.objects.filter(access_token_id=access_token_id).delete()
 
-        refresh_token = token.get("refresh_token")
-        if refresh_token and jkt is not None and self.binds_refresh_tokens(request.client):
-            refresh_token_id = (
-                get_refresh_token_model()
-                .objects.filter(token_checksum=_checksum(refresh_token), revoked__isnull=True)
-                .values_list("pk", flat=True)
-                .first()
-            )
-            if refresh_token_id is not None:
-                RefreshTokenBinding.objects.update_or_create(
-                    refresh_token_id=refresh_token_id, defaults={"jkt": jkt}
-                )
+        self._bind_refresh_token(token, request, jkt)
         return result
+
+    def _bind_refresh_token(self, token: dict[str, Any], request: Any, jkt: str | None) -> None:
+        """Bind the refresh token of ``token`` to ``jkt`` when the client's tokens are bound (§5)."""
+        refresh_token = token.get("refresh_token")
+        if not refresh_token or jkt is None or not self.binds_refresh_tokens(request.client):
+            return
+        refresh_token_id = (
+            get_refresh_token_model()
+            .objects.filter(token_checksum=_checksum(refresh_token), revoked__isnull=True)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if refresh_token_id is not None:
+            RefreshTokenBinding.objects.update_or_create(
+                refresh_token_id=refresh_token_id, defaults={"jkt": jkt}
+            )
 
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
@@ -232,9 +239,11 @@ class DPoPValidatorMixin:
             raise InvalidRequestError(
                 description="dpop_jkt is not a JWK SHA-256 thumbprint.", request=request
             )
-        grant = super()._create_authorization_code(request, code, expires)  # type: ignore[misc]
-        if dpop_jkt:
-            GrantBinding.objects.create(grant=grant, jkt=dpop_jkt)
+        # One transaction: a code must never be stored without the binding it was asked with.
+        with transaction.atomic(using=router.db_for_write(GrantBinding)):
+            grant = super()._create_authorization_code(request, code, expires)  # type: ignore[misc]
+            if dpop_jkt:
+                GrantBinding.objects.create(grant=grant, jkt=dpop_jkt)
         return grant
 
     def validate_code(

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.db import DatabaseError
 from django.test import Client
 from oauth2_provider.models import get_grant_model
 
@@ -162,3 +163,20 @@ def test_policy_off_allows_bearer(client: Client, app_factory: Any) -> None:
     ApplicationPolicy.objects.create(application=app.application, dpop_bound_access_tokens=False)
     body = json.loads(post_token(client, app, {"grant_type": "client_credentials"}).content)
     assert body["token_type"] == "Bearer"
+
+
+def test_no_code_is_stored_when_its_binding_cannot_be(
+    browser: Client, app_factory: Any, key: TestKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code and its ``dpop_jkt`` binding are written in one transaction."""
+    app = app_factory("authorization-code", public=True, skip_authorization=True)
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise DatabaseError("binding table unavailable")
+
+    monkeypatch.setattr(GrantBinding.objects, "create", fail)
+    _verifier, challenge = pkce_pair()
+    url = f"{AUTHORIZE_URL}?{urlencode(authorize_params(app, challenge, dpop_jkt=key.jkt))}"
+    with pytest.raises(DatabaseError):
+        browser.get(url)
+    assert not get_grant_model().objects.exists()

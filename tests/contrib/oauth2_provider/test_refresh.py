@@ -231,3 +231,33 @@ def test_grace_period_public_client(
     assert again["access_token"] == first["access_token"]
     assert again["refresh_token"] == first["refresh_token"]
     assert _rt_jkt(first["refresh_token"]) == key.jkt
+
+
+def test_grace_period_reissued_refresh_token_stays_bound(
+    client: Client, browser: Client, public_app: App, key: TestKey, dot_settings: Any
+) -> None:
+    """DOT re-issues a refresh token on a grace retry when the first answer's one is gone."""
+    dot_settings(REFRESH_TOKEN_GRACE_PERIOD_SECONDS=120)
+    tokens = _tokens(client, browser, public_app, key)
+    first = json.loads(_refresh(client, public_app, tokens["refresh_token"], key).content)
+    get_refresh_token_model().objects.filter(token=first["refresh_token"]).delete()
+
+    response = _refresh(client, public_app, tokens["refresh_token"], key)
+    assert response.status_code == 200, response.content
+    again = json.loads(response.content)
+    assert again["access_token"] == first["access_token"]
+    assert again["refresh_token"] != first["refresh_token"]  # a new one, for the same access token
+    assert _rt_jkt(again["refresh_token"]) == key.jkt
+    assert _error(_refresh(client, public_app, again["refresh_token"], None)) == "invalid_dpop_proof"
+
+
+def test_reuse_protection_revokes_a_bound_family(
+    client: Client, browser: Client, public_app: App, key: TestKey, dot_settings: Any
+) -> None:
+    """DOT's REFRESH_TOKEN_REUSE_PROTECTION still works with bound refresh tokens (RFC 9700 §4.14)."""
+    dot_settings(REFRESH_TOKEN_REUSE_PROTECTION=True)
+    tokens = _tokens(client, browser, public_app, key)
+    first = json.loads(_refresh(client, public_app, tokens["refresh_token"], key).content)
+    # Replaying the rotated-out token, even with the right key, revokes the whole family.
+    assert _error(_refresh(client, public_app, tokens["refresh_token"], key)) == "invalid_grant"
+    assert _error(_refresh(client, public_app, first["refresh_token"], key)) == "invalid_grant"
