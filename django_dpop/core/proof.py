@@ -2,9 +2,10 @@
 
 Order: size, header count and compact-JWS structure (checks 1-2), JOSE header (checks 4, 5, 7,
 ``crit``), claims and their types (check 3), then the values the request fixes (checks 8, 9, 11
-and 12a), then the signature (check 6), then the nonce (check 10) and the replay store (§11.1).
-Nothing reaches cryptography before every cheap check passed, and a failed proof never reaches
-the replay store, so it cannot burn a ``jti``.
+and 12a), then the key and the signature (checks 7 and 6), then the nonce (check 10) and the
+replay store (§11.1). Nothing reaches cryptography (not even building the key) before every
+cheap check passed, and a failed proof never reaches the replay store, so it cannot burn a
+``jti``.
 
 Cost of a proof from a known client: one strict base64url decode and one JSON parse of the
 payload, one SHA-256 for ``ath``, one for the replay key, and the signature verification. The
@@ -104,20 +105,25 @@ class VerifiedProof(NamedTuple):
     expires_at: int  # the last second at which this proof would still be accepted
 
 
-class _Header(NamedTuple):
-    """A JOSE header that passed checks 4, 5 and 7, with its key built once."""
+class _Header:
+    """A JOSE header that passed checks 4, 5 and 7 (cached); its key is built when first needed.
 
-    alg: str
-    jwk: Mapping[str, Any]
-    key: Any
-    jkt: str
-    ecdsa: tuple[Callable[[bytes], Any], ECDSA] | None  # ES*: digest and algorithm; else pyjwt
-    size: int  # ES*: octets of r and of s in the raw signature (RFC 7518 §3.4)
+    The key is built only once the claims passed too (:func:`_public_key`), so that nothing
+    cryptographic happens for a proof the cheap checks refuse, even from an unknown key.
+    """
 
+    __slots__ = ("alg", "jwk", "jkt", "kty", "ecdsa", "size", "key")
 
-def _b64url_decode(segment: bytes) -> bytes:
-    """Decode unpadded base64url strictly (RFC 7515 §2): any foreign byte raises ``ValueError``."""
-    return a2b_base64(segment.translate(_FROM_BASE64URL) + _PADDING[len(segment) & 3], strict_mode=True)
+    def __init__(self, alg: str, jwk: Mapping[str, Any], jkt: str, kty: str) -> None:
+        self.alg = alg
+        self.jwk = jwk
+        self.jkt = jkt
+        self.kty = kty
+        # ES*: the digest and the Prehashed algorithm, and the octets of r and of s (RFC 7518
+        # §3.4); None and 0 for the algorithms pyjwt verifies.
+        self.ecdsa: tuple[Callable[[bytes], Any], ECDSA] | None = _ECDSA.get(alg)
+        self.size = 0
+        self.key: Any = None
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -161,10 +167,11 @@ def _json_object(segment: bytes, what: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=1024)
 def _checked_header(segment: bytes, algorithms: frozenset[str], min_rsa_bits: int) -> _Header:
-    """RFC 9449 §4.3 checks 4, 5 and 7 on the JOSE header, then build its public key.
+    """RFC 9449 §4.3 checks 4, 5 and 7 on the JOSE header, and the key's thumbprint.
 
     Cached (successes only) by the header's base64url text and the policy's algorithms and RSA
     size: repeated proofs of one client key skip JSON, key construction and the thumbprint.
+    ``min_rsa_bits`` is only part of the cache key, for :func:`_public_key`.
     """
     header = _json_object(segment, "header")
     typ = header.get("typ")
@@ -188,22 +195,31 @@ def _checked_header(segment: bytes, algorithms: frozenset[str], min_rsa_bits: in
     kty, curves = _KEY_TYPES[alg]
     if jwk["kty"] != kty or (curves is not None and jwk["crv"] not in curves):
         raise InvalidDPoPProof("jwk header key type does not match alg")
-    jkt = jwk_thumbprint(jwk)
+    return _Header(alg, MappingProxyType(dict(jwk)), jwk_thumbprint(jwk), kty)
+
+
+def _public_key(header: _Header, min_rsa_bits: int) -> Any:
+    """Build (once) the public key of a checked header: the last part of check 7.
+
+    A key that cannot be built is refused each time (failures are not cached). Two threads may
+    both build it; they build the same key, and ``key`` is set last.
+    """
     try:
         # pyjwt builds the key; any failure of it (bad point, bad size, foreign curve) refuses.
-        key = _ALGORITHMS[alg].from_jwk(dict(jwk))
+        key = _ALGORITHMS[header.alg].from_jwk(dict(header.jwk))
     except Exception:
         raise InvalidDPoPProof("jwk header is not a valid key for alg") from None
-    if not isinstance(key, _PUBLIC_KEY_TYPES[kty]):
+    if not isinstance(key, _PUBLIC_KEY_TYPES[header.kty]):
         raise InvalidDPoPProof("jwk header is not a public key for alg")
-    if kty == "RSA":
+    if header.kty == "RSA":
         if key.key_size < min_rsa_bits:
             raise InvalidDPoPProof("jwk header RSA key is too small")
         if key.key_size > _MAX_RSA_BITS or key.public_numbers().e >= _MAX_RSA_EXPONENT:
             raise InvalidDPoPProof("jwk header RSA key is too large")
-    ecdsa = _ECDSA.get(alg)
-    size = (key.curve.key_size + 7) // 8 if ecdsa is not None else 0
-    return _Header(alg, MappingProxyType(dict(jwk)), key, jkt, ecdsa, size)
+    if header.ecdsa is not None:
+        header.size = (key.curve.key_size + 7) // 8
+    header.key = key
+    return key
 
 
 def _ecdsa_der(signature: bytes, size: int) -> bytes:
@@ -354,7 +370,10 @@ def verify_proof(
         if not ath_matches:
             raise InvalidDPoPProof("DPoP proof ath does not match the access token")
 
-    # Check 6: the signature, with the pinned alg and the header's (cached) key.
+    # Check 6: the signature, with the pinned alg and the header's key (built once, now that
+    # every cheap check passed).
+    if header.key is None:
+        _public_key(header, policy.min_rsa_bits)
     signing_input = data[: len(header_segment) + len(payload_segment) + 1]
     if not _verify_signature(header, signing_input, signature_segment):
         raise InvalidDPoPProof("DPoP proof signature is invalid")

@@ -33,7 +33,7 @@ from django_dpop.core import (
 from django_dpop.core import proof as proof_module
 from tests.core import jws
 from tests.core.conftest import key_for
-from tests.factories import TestKey, make_proof
+from tests.factories import TestKey, make_key, make_proof
 
 
 NOW = 1_700_000_000
@@ -811,22 +811,27 @@ def test_json_whitespace_accepted(es256: TestKey) -> None:
 
 
 @pytest.fixture
-def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Count the calls of the verifier's signature check (wrapped, still the real cryptography)."""
+def crypto_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the calls of the verifier's key construction and signature check (both wrapped,
+    still the real cryptography)."""
     calls: list[str] = []
-    real = proof_module._verify_signature
+    build_key, check_signature = proof_module._public_key, proof_module._verify_signature
 
-    def counted(header: Any, signing_input: bytes, signature_segment: bytes) -> bool:
-        calls.append(header.alg)
-        return real(header, signing_input, signature_segment)
+    def counted_build_key(header: Any, min_rsa_bits: int) -> Any:
+        calls.append("key")
+        return build_key(header, min_rsa_bits)
 
-    monkeypatch.setattr(proof_module, "_verify_signature", counted)
+    def counted_check_signature(header: Any, signing_input: bytes, signature_segment: bytes) -> bool:
+        calls.append("signature")
+        return check_signature(header, signing_input, signature_segment)
+
+    monkeypatch.setattr(proof_module, "_public_key", counted_build_key)
+    monkeypatch.setattr(proof_module, "_verify_signature", counted_check_signature)
     return calls
 
 
-def test_refusals_before_crypto_never_reach_the_signature(
-    es256: TestKey, signature_checks: list[str]
-) -> None:
+def test_refusals_before_crypto_never_reach_the_signature(crypto_calls: list[str]) -> None:
+    es256 = make_key("ES256")  # a key the header cache has never seen: its key is not built yet
     garbage = jws.b64(b"\x00" * 64)
     bad_headers = [
         {"typ": "JWT"},
@@ -853,9 +858,17 @@ def test_refusals_before_crypto_never_reach_the_signature(
         payload = jws.encode_json(jws.claims(**{"iat": NOW, **claims}))
         error = refused(f"{header}.{payload}.{garbage}", **kwargs)
         assert "signature" not in error.description
-    assert signature_checks == []
-    verify(proof_for(es256))  # control: a valid proof goes through the signature check once
-    assert signature_checks == ["ES256"]
+    assert crypto_calls == []
+    verify(proof_for(es256))  # control: the key is built once, the signature checked once
+    verify(proof_for(es256))
+    assert crypto_calls == ["key", "signature", "signature"]
+
+
+def test_a_key_that_cannot_be_built_is_refused_after_the_claims(es256: TestKey) -> None:
+    jwk = {**es256.public_jwk, "y": es256.public_jwk["x"]}  # not a point of the curve
+    refused(signed(es256, {"jwk": jwk}, htm="POST"), match="htm")
+    refused(signed(es256, {"jwk": jwk}), match="not a valid key")
+    refused(signed(es256, {"jwk": jwk}), match="not a valid key")  # failures are not cached
 
 
 # --- ECDSA signature framing ----------------------------------------------------------------------
