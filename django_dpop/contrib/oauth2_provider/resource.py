@@ -27,7 +27,7 @@ from ...core.binding import jkt_matches
 from ...core.challenge import build_challenge
 from ...core.errors import DPoPError, InvalidRequest, InvalidToken, StoreUnavailable
 from ...core.proof import VerifiedProof
-from ...http import get_proof
+from ...http import expected_htu, get_proof
 from ...proofs import RESOURCE, verify_request_proof
 from .token_lookup import find_access_token
 
@@ -144,7 +144,8 @@ def get_valid_access_token(request: HttpRequest, token: str) -> Any:
         access_token = _introspect(token) or access_token
     if access_token is None or not access_token.is_valid():
         raise InvalidToken("The access token is invalid or expired")
-    if access_token.resource and not access_token.allows_audience(request.build_absolute_uri(request.path)):
+    # RFC 8707: the resource is the URI the client addressed, the one a proof's htu names.
+    if access_token.resource and not access_token.allows_audience(expected_htu(request)):
         raise InvalidToken("The access token is not valid for this resource")
     application = access_token.application
     if application is not None and not application.is_usable(request):

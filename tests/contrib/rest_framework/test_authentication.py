@@ -407,6 +407,14 @@ def test_token_for_another_resource(client, key, make_token, settings):
     assert challenge_error(response) == "invalid_token"
 
 
+def test_token_for_this_resource_behind_a_pinned_origin(client, key, make_token, settings):
+    # RFC 8707: the audience is the public URI the client addressed (the proof's htu).
+    settings.DPOP_HTU_BASE_URL = "https://api.example.com"
+    token = make_token(jkt=key.jkt, resource=["https://api.example.com/api/"])
+    proof = make_proof(key, "GET", "https://api.example.com/api/me/", access_token=token.token)
+    assert dpop_get(client, token, proof).status_code == 200
+
+
 def test_proof_is_checked_before_the_token_is_looked_up(client, key, django_assert_num_queries):
     # RFC 9449 §7.1: a broken proof is refused without touching the token table, so it cannot
     # be used to probe which tokens exist.
