@@ -14,9 +14,9 @@ import random
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from jwt.algorithms import ECAlgorithm, HMACAlgorithm, RSAAlgorithm
+from jwt.algorithms import ECAlgorithm, HMACAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from django_dpop.core import (
     DPoPError,
@@ -123,12 +123,18 @@ def test_verified_proof_is_read_only(es256: TestKey) -> None:
         verified.jwk["x"] = "other"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("alg", ["ES256", "ES384", "ES512", "EdDSA", "PS256", "RS256"])
-def test_every_default_algorithm_family_verifies(alg: str) -> None:
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256"])
+def test_every_default_algorithm_verifies(alg: str) -> None:
     key = key_for(alg)
     verified = verify(proof_for(key))
     assert verified.alg == alg
     assert verified.jkt == key.jkt
+
+
+def test_ed448_verifies() -> None:
+    private = ed448.Ed448PrivateKey.generate()
+    key = TestKey("EdDSA", private, json.loads(OKPAlgorithm.to_jwk(private.public_key())))
+    assert verify(proof_for(key)).jkt == key.jkt
 
 
 # --- check 1: one DPoP header -----------------------------------------------------------------
@@ -405,8 +411,6 @@ def test_check7_any_private_member_refused(es256: TestKey, member: str) -> None:
 
 def test_check7_private_okp_key_refused() -> None:
     key = key_for("EdDSA")
-    from jwt.algorithms import OKPAlgorithm
-
     refused(signed(key, {"jwk": json.loads(OKPAlgorithm.to_jwk(key.private_key))}), match="private")
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from django_dpop.core import InvalidDPoPProof, ProofPolicy, compute_ath, jwk_thumbprint, verify_proof
+from django_dpop.core import (
+    InvalidDPoPProof,
+    ProofPolicy,
+    ReplayedProof,
+    compute_ath,
+    jwk_thumbprint,
+    verify_proof,
+)
 
 
 RFC_JWK = {
@@ -121,3 +128,44 @@ def test_rfc_proof_refused_without_frozen_clock() -> None:
             now=1762262616,
             policy=POLICY,
         )
+
+
+class _ExpiringReplayStore:
+    """A replay store that forgets entries once their proof's window has ended (as the real ones do)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, int] = {}
+        self.now = 0
+
+    def check_and_add(self, key: str, expires_at: int) -> bool:
+        if self.entries.get(key, -1) >= self.now:
+            return False
+        self.entries[key] = expires_at
+        return True
+
+
+def test_rfc_token_and_refresh_proofs_share_a_jti_but_not_a_window() -> None:
+    # RFC 9449 §4.1 and §5 reuse jti "-BwC3ESc6acc2lTc" 2680 s apart: a replay entry that lives
+    # only for the proof's own window (iat + max age + skew) lets both through, and still
+    # catches a replay of either within its window.
+    store = _ExpiringReplayStore()
+    for proof, iat in ((TOKEN_REQUEST_PROOF, 1562262616), (REFRESH_PROOF, 1562265296)):
+        store.now = iat
+        verified = verify_proof(
+            proof,
+            method="POST",
+            url="https://server.example.com/token",
+            now=iat,
+            policy=POLICY,
+            replay_store=store,
+        )
+        assert verified.expires_at == iat + POLICY.max_age + POLICY.clock_skew
+        with pytest.raises(ReplayedProof):
+            verify_proof(
+                proof,
+                method="POST",
+                url="https://server.example.com/token",
+                now=iat + 1,
+                policy=POLICY,
+                replay_store=store,
+            )
