@@ -52,7 +52,7 @@ class ProofPolicy:
         if not algs:
             raise ValueError("allowed_algorithms must not be empty")
         for alg in algs:
-            if alg not in ASYMMETRIC_ALGORITHMS:
+            if not isinstance(alg, str) or alg not in ASYMMETRIC_ALGORITHMS:
                 raise ValueError(f"{alg!r} is not an asymmetric JWS algorithm (RFC 9449 §4.3 check 5)")
         object.__setattr__(self, "allowed_algorithms", algs)
         object.__setattr__(self, "algorithm_set", frozenset(algs))
