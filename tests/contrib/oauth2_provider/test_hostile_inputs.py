@@ -229,3 +229,18 @@ def test_junk_dpop_authorization_at_introspection(
         "/o/introspect/", {"token": introspector}, HTTP_AUTHORIZATION=authorization, HTTP_DPOP=proof
     )
     assert response.status_code in (400, 401, 403), response.content
+
+
+def test_junk_dpop_jkt_in_the_url_of_a_consent_post_is_refused(browser: Client, app_factory: Any) -> None:
+    """oauthlib exposes every query parameter on its request, so a consent form posted to a URL
+    with a junk ``dpop_jkt`` (never seen by the GET check) must be refused by the validator."""
+    app = app_factory("authorization-code", public=True)
+    _verifier, challenge = pkce_pair()
+    params = authorize_params(app, challenge)
+    form = browser.get(f"{AUTHORIZE_URL}?{urlencode(params)}").context["form"]
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    url = f"{AUTHORIZE_URL}?{urlencode({**params, 'dpop_jkt': 'x' * 500})}"
+    response = browser.post(url, {**data, "allow": "Authorize"})
+    assert response.status_code == 302
+    assert "error=invalid_request" in response["Location"]
+    assert not get_grant_model().objects.exists()

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
 from oauth2_provider.models import get_access_token_model
 
+from django_dpop.conf import conf, nonce_store
 from django_dpop.contrib.oauth2_provider.models import AccessTokenBinding
+from django_dpop.core.nonces import rotation_period
+from django_dpop.proofs import TOKEN_ENDPOINT
 from tests.contrib.oauth2_provider.flows import (
     DEVICE_GRANT,
     App,
@@ -206,3 +211,51 @@ def test_store_failure_refuses(client: Client, grant: Grant, key: TestKey, setti
     response = post_token(client, grant.app, grant.prepare(), key=key)
     _assert_error(response, 503, "temporarily_unavailable")
     assert not get_access_token_model().objects.filter(dpop_binding__isnull=False).exists()
+
+
+def test_stale_nonce_is_accepted_and_a_fresh_one_sent(
+    client: Client, grant: Grant, key: TestKey, settings: Any
+) -> None:
+    """RFC 9449 §8.2: a nonce still accepted but superseded earns the newer one on success."""
+    settings.DPOP_NONCE_REQUIRED = True
+    store = nonce_store()
+    previous = store.issue(TOKEN_ENDPOINT, now=time.time() - rotation_period(conf.DPOP_NONCE_LIFETIME))
+    response = post_token(client, grant.app, grant.prepare(), key=key, nonce=previous)
+    body, token = _issued(response)
+    assert _jkt(token) == key.jkt
+    assert response["DPoP-Nonce"] == store.issue(TOKEN_ENDPOINT) != previous
+
+    # With the current nonce there is nothing newer to send.
+    current = post_token(client, grant.app, grant.prepare(), key=key, nonce=store.issue(TOKEN_ENDPOINT))
+    _issued(current)
+    assert not current.has_header("DPoP-Nonce")
+
+
+@pytest.fixture
+def pending_device(client: Client, app_factory: Any) -> tuple[App, str]:
+    """A device code the user has not approved yet (RFC 8628 §3.5 authorization_pending)."""
+    app = app_factory(DEVICE_GRANT, public=True)
+    response = client.post(
+        "/o/device-authorization/",
+        urlencode({"client_id": app.client_id}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200, response.content
+    return app, json.loads(response.content)["device_code"]
+
+
+def test_polling_device_checks_the_proof_first(
+    client: Client, pending_device: tuple[App, str], key: TestKey, settings: Any
+) -> None:
+    """A polling device learns about its proof (and gets its nonce) before the grant is approved."""
+    app, device_code = pending_device
+    data = {"grant_type": DEVICE_GRANT, "device_code": device_code}
+    bad = post_token(client, app, data, proof=token_proof(key, claims={"htm": "GET"}))
+    _assert_error(bad, 400, "invalid_dpop_proof")
+
+    settings.DPOP_NONCE_REQUIRED = True
+    response = post_token(client, app, data, key=key)
+    _assert_error(response, 400, "use_dpop_nonce")
+    nonce = response["DPoP-Nonce"]
+    pending = post_token(client, app, data, key=key, nonce=nonce)
+    _assert_error(pending, 400, "authorization_pending")
