@@ -14,11 +14,12 @@ from django.test import Client
 from oauth2_provider.models import get_access_token_model
 
 from django_dpop.conf import conf, nonce_store
-from django_dpop.contrib.oauth2_provider.models import AccessTokenBinding
+from django_dpop.contrib.oauth2_provider.models import AccessTokenBinding, ApplicationPolicy
 from django_dpop.core.nonces import rotation_period
 from django_dpop.proofs import TOKEN_ENDPOINT
 from tests.contrib.oauth2_provider.flows import (
     DEVICE_GRANT,
+    REDIRECT_URI,
     App,
     authorize,
     authorize_device,
@@ -259,3 +260,29 @@ def test_polling_device_checks_the_proof_first(
     nonce = response["DPoP-Nonce"]
     pending = post_token(client, app, data, key=key, nonce=nonce)
     _assert_error(pending, 400, "authorization_pending")
+
+
+def test_client_requiring_dpop_refuses_proofless_requests(client: Client, grant: Grant, key: TestKey) -> None:
+    """RFC 9449 §5.2 ``dpop_bound_access_tokens`` on every grant; nothing is stored on refusal."""
+    data = grant.prepare()
+    ApplicationPolicy.objects.create(application=grant.app.application, dpop_bound_access_tokens=True)
+    before = get_access_token_model().objects.count()
+    body = _assert_error(post_token(client, grant.app, data), 400, "invalid_dpop_proof")
+    assert "DPoP" in body["error_description"]
+    assert get_access_token_model().objects.count() == before
+    # The grant was not consumed by the refusal.
+    body, token = _issued(post_token(client, grant.app, data, key=key))
+    assert body["token_type"] == "DPoP"
+    assert _jkt(token) == key.jkt
+
+
+def test_client_requiring_dpop_gets_no_implicit_token(browser: Client, app_factory: Any) -> None:
+    """The implicit grant cannot carry a proof, so such a client gets no token from it."""
+    app = app_factory("implicit", public=True, skip_authorization=True)
+    ApplicationPolicy.objects.create(application=app.application, dpop_bound_access_tokens=True)
+    query = urlencode({"response_type": "token", "client_id": app.client_id, "redirect_uri": REDIRECT_URI})
+    response = browser.get(f"/o/authorize/?{query}")
+    assert response.status_code == 302
+    assert "error=invalid_dpop_proof" in response["Location"]
+    assert "access_token=" not in response["Location"]
+    assert not get_access_token_model().objects.exists()
