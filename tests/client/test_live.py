@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import ParseResultBytes, urlparse
 
 import httpx
 import pytest
@@ -52,21 +51,8 @@ def service_client() -> Any:
     )
 
 
-def _fix_static_prefix(live_server: Any) -> None:
-    """Work around a missing ``STATIC_URL`` in tests/settings.py.
-
-    Django's live-server static handler computes its URL prefix once, at server start, from
-    ``STATIC_URL``; with none set the prefix is bytes and every request fails with a 500
-    (``TypeError: startswith first arg must be str``). Give it the prefix it would have had.
-    """
-    handler = live_server.thread.httpd.get_app()
-    if isinstance(getattr(handler, "base_url", None), ParseResultBytes):
-        handler.base_url = urlparse("/static/")
-
-
 @pytest.fixture
 def example(live_server: Any, service_client: Any, request: pytest.FixtureRequest) -> Any:
-    _fix_static_prefix(live_server)
     nonce_required = getattr(request, "param", False)
     with override_settings(ROOT_URLCONF="example_project.urls", DPOP_NONCE_REQUIRED=nonce_required):
         yield live_server.url

@@ -276,6 +276,7 @@ def test_client_requiring_dpop_refuses_proofless_requests(client: Client, grant:
     assert _jkt(token) == key.jkt
 
 
+@pytest.mark.filterwarnings("ignore:The OAuth 2.0 implicit grant:DeprecationWarning")
 def test_client_requiring_dpop_gets_no_implicit_token(browser: Client, app_factory: Any) -> None:
     """The implicit grant cannot carry a proof, so such a client gets no token from it."""
     app = app_factory("implicit", public=True, skip_authorization=True)
