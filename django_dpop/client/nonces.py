@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
+from django_dpop.core.htu import DEFAULT_PORTS
 from django_dpop.core.nonces import is_nonce_syntax
 
 
@@ -24,7 +25,6 @@ USE_DPOP_NONCE = "use_dpop_nonce"
 # one origin can host both (django-dpop issues nonces per purpose), so they are cached apart.
 TOKEN_ENDPOINT = "token"
 RESOURCE = "resource"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # A use_dpop_nonce error body is tiny; never parse a large body looking for one.
 MAX_ERROR_BODY = 65536
 
@@ -39,7 +39,7 @@ def origin_of(url: str) -> Origin:
         port = parts.port
     except ValueError:
         port = None
-    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme, 0)
+    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme, 0)
 
 
 class NonceCache:

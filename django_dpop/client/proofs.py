@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django_dpop.core import DPoPError, compute_ath, normalize_htu
+from django_dpop.core.htu import DEFAULT_PORTS
 from django_dpop.core.nonces import is_nonce_syntax
 
 from .errors import InvalidProofInput
@@ -19,7 +20,6 @@ from .keys import DPoPKey
 _METHOD = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # RFC 9449 §7.1: the DPoP scheme carries a token68 (RFC 9110 §11.2).
 _TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # RFC 9449 §4.2: jti needs at least 96 bits of randomness; 16 bytes give 128.
 JTI_BYTES = 16
 
@@ -40,11 +40,11 @@ def proof_htu(url: str) -> str:
     except ValueError:
         raise InvalidProofInput("the URL is not a valid absolute http(s) URL") from None
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not host:
+    if scheme not in DEFAULT_PORTS or not host:
         raise InvalidProofInput("the URL is not a valid absolute http(s) URL")
     if ":" in host:  # an IPv6 literal keeps its brackets
         host = f"[{host}]"
-    authority = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    authority = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
     htu = f"{scheme}://{authority}{parts.path or '/'}"
     try:
         # The server compares with the core's normalization: refuse what it would refuse.

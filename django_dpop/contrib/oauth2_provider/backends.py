@@ -33,7 +33,8 @@ DPOP_TOKEN_TYPE = "DPoP"
 _TOKEN_PROOF = "_dpop_token_endpoint_proof"
 _RESOURCE_AUTH = "_dpop_resource_authentication"
 _UNSET = object()
-_TOKEN_RESPONSE_HEADERS = {
+#: Headers of every token endpoint JSON answer (RFC 6749 §5.1, §5.2).
+TOKEN_RESPONSE_HEADERS = {
     "Content-Type": "application/json",
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
@@ -47,7 +48,7 @@ def dpop_error_response(exc: DPoPError) -> tuple[dict[str, str], str, int]:
     answers 503 ``temporarily_unavailable``: the request is refused (fail closed) but the client
     may retry, which a 400 would tell it not to.
     """
-    headers = dict(_TOKEN_RESPONSE_HEADERS)
+    headers = dict(TOKEN_RESPONSE_HEADERS)
     status = 400
     if isinstance(exc, UseDPoPNonce) and exc.nonce:
         headers["DPoP-Nonce"] = exc.nonce
@@ -98,7 +99,7 @@ class DPoPOAuthLibCoreMixin:
         headers = dict(headers)
         # Errors raised from save_bearer_token (ours among them) reach DOT's ``except
         # OAuth2Error`` without oauthlib's default headers (RFC 6749 §5.1, §5.2).
-        for name, value in _TOKEN_RESPONSE_HEADERS.items():
+        for name, value in TOKEN_RESPONSE_HEADERS.items():
             headers.setdefault(name, value)
         if proof is not None and status == 200:
             try:

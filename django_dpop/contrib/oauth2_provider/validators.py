@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import contextvars
-import hashlib
 import http.client
 import logging
 import re
@@ -30,7 +29,6 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import router, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -50,6 +48,7 @@ from ...conf import conf
 from .backends import JKT_HEADER
 from .errors import PROOF_REQUIRED, DPoPKeyMismatchError, InvalidDPoPProofError
 from .models import AccessTokenBinding, ApplicationPolicy, GrantBinding, RefreshTokenBinding
+from .resource import binding_jkt, token_checksum
 
 
 log = logging.getLogger(__name__)
@@ -73,20 +72,6 @@ def request_jkt(request: Any) -> str | None:
     headers = getattr(request, "headers", None) or {}
     jkt = headers.get(JKT_HEADER)
     return jkt if isinstance(jkt, str) and jkt else None
-
-
-def binding_jkt(instance: Any) -> str | None:
-    """The ``jkt`` of a token's ``dpop_binding`` (no query when it was ``select_related``)."""
-    if instance is None:
-        return None
-    try:
-        return instance.dpop_binding.jkt
-    except ObjectDoesNotExist:
-        return None
-
-
-def _checksum(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _same_key(a: str | None, b: str | None) -> bool:
@@ -172,7 +157,7 @@ class DPoPValidatorMixin:
             return result
 
         access_token_id = (
-            AccessToken.objects.filter(token_checksum=_checksum(token["access_token"]))
+            AccessToken.objects.filter(token_checksum=token_checksum(token["access_token"]))
             .values_list("pk", flat=True)
             .first()
         )
@@ -198,7 +183,7 @@ class DPoPValidatorMixin:
             return
         refresh_token_id = (
             get_refresh_token_model()
-            .objects.filter(token_checksum=_checksum(refresh_token), revoked__isnull=True)
+            .objects.filter(token_checksum=token_checksum(refresh_token), revoked__isnull=True)
             .values_list("pk", flat=True)
             .first()
         )
@@ -290,12 +275,12 @@ class DPoPValidatorMixin:
 
     def _load_access_token(self, token: str) -> Any:
         preloaded = _preloaded_token.get()
-        if preloaded is not None and constant_time_compare(preloaded.token_checksum, _checksum(token)):
+        if preloaded is not None and constant_time_compare(preloaded.token_checksum, token_checksum(token)):
             return preloaded
         return (
             get_access_token_model()
             .objects.select_related("application", "user", "dpop_binding")
-            .filter(token_checksum=_checksum(token))
+            .filter(token_checksum=token_checksum(token))
             .first()
         )
 
@@ -380,7 +365,7 @@ class DPoPValidatorMixin:
         stored_token = "" if oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE else token
         with transaction.atomic(using=router.db_for_write(AccessToken)):
             access_token, _created = AccessToken.objects.update_or_create(
-                token_checksum=_checksum(token),
+                token_checksum=token_checksum(token),
                 defaults={
                     "token": stored_token,
                     "user": user,

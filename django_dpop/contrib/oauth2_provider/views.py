@@ -8,7 +8,6 @@ documents keep pointing at them.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import json
 from typing import Any
 
@@ -32,9 +31,10 @@ from oauthlib.oauth2.rfc8628 import errors as rfc8628_errors
 
 from ...conf import conf
 from ...core.errors import DPoPError
-from .backends import DPOP_TOKEN_TYPE, dpop_error_response
+from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, dpop_error_response
 from .forms import DPoPAllowForm
-from .validators import binding_jkt, is_jkt
+from .resource import binding_jkt, token_checksum
+from .validators import is_jkt
 
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -70,12 +70,12 @@ class DPoPTokenView(TokenView):
 
         if not device_code:
             body = {"error": "invalid_request", "error_description": "Missing device_code parameter."}
-            return _response(_NO_STORE, json.dumps(body), 400)
+            return _response(TOKEN_RESPONSE_HEADERS, json.dumps(body), 400)
         device_grant_model = get_device_grant_model()
         try:
             device = device_grant_model.objects.get(device_code=device_code)
         except device_grant_model.DoesNotExist:
-            return _response(_NO_STORE, json.dumps({"error": "device_not_found"}), 404)
+            return _response(TOKEN_RESPONSE_HEADERS, json.dumps({"error": "device_not_found"}), 404)
         # RFC 8628 §3.5, as DOT answers them.
         error = {
             device.AUTHORIZATION_PENDING: rfc8628_errors.AuthorizationPendingError,
@@ -83,9 +83,9 @@ class DPoPTokenView(TokenView):
             device.EXPIRED: rfc8628_errors.ExpiredTokenError,
         }.get(device.status)
         if error is not None:
-            return _response(_NO_STORE, error().json, error.status_code)
+            return _response(TOKEN_RESPONSE_HEADERS, error().json, error.status_code)
         if device.status != device.AUTHORIZED:
-            return _response(_NO_STORE, json.dumps({"error": "internal_error"}), 500)
+            return _response(TOKEN_RESPONSE_HEADERS, json.dumps({"error": "internal_error"}), 500)
 
         url, headers, body, status = self.create_token_response(request)
         return _response(dict(headers), body, status)
@@ -97,9 +97,6 @@ class DPoPTokenView(TokenView):
             # pre-token hook DoesNotExist, both 500s.
             return self.device_flow_token_response(request, request.POST.get("device_code", ""))
         return self.authorization_flow_token_response(request)
-
-
-_NO_STORE = {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -179,12 +176,11 @@ class DPoPIntrospectTokenView(IntrospectTokenView):
             return http.JsonResponse(
                 {"error": "invalid_request", "error_description": "Token parameter is missing."}, status=400
             )
-        checksum = hashlib.sha256(token_value.encode("utf-8")).hexdigest()
         try:
             token = (
                 get_access_token_model()
                 .objects.select_related("user", "application", "dpop_binding")
-                .get(token_checksum=checksum)
+                .get(token_checksum=token_checksum(token_value))
             )
         except ObjectDoesNotExist:
             return http.JsonResponse({"active": False})

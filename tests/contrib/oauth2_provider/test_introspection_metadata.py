@@ -16,6 +16,7 @@ from oauth2_provider.models import get_access_token_model
 from django_dpop.conf import conf
 from django_dpop.contrib.oauth2_provider import validators
 from django_dpop.contrib.oauth2_provider.models import AccessTokenBinding
+from django_dpop.contrib.oauth2_provider.resource import token_checksum
 from tests.contrib.oauth2_provider.flows import App, post_token
 from tests.factories import TestKey, make_proof
 
@@ -136,7 +137,7 @@ def test_remote_unbinding_is_cached(client: Client, remote: Any) -> None:
     transport.payload = {k: v for k, v in transport.payload.items() if k != "cnf"} | {"token_type": "Bearer"}
     validator = validators.DPoPOAuth2Validator()
     access_token = get_access_token_model().objects.create(
-        token=token, token_checksum=validators._checksum(token), scope="", expires="2000-01-01T00:00:00Z"
+        token=token, token_checksum=token_checksum(token), scope="", expires="2000-01-01T00:00:00Z"
     )
     AccessTokenBinding.objects.create(access_token=access_token, jkt="a" * 43)
     cached = validator._get_token_from_authentication_server(
