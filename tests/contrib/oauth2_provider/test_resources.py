@@ -169,3 +169,31 @@ def test_userinfo_nonce(client: Client, user_token: str, key: TestKey, settings:
     nonce = response["DPoP-Nonce"]
     proof = make_proof(key, "GET", USERINFO, access_token=user_token, nonce=nonce)
     assert _get(client, "/o/userinfo/", "DPoP", user_token, proof).status_code == 200
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize(
+    ("authorization", "proof"),
+    [
+        pytest.param("DPoP", "ok", id="no-token"),
+        pytest.param("DPoP ", "ok", id="empty-token"),
+        pytest.param("DPoP ü", "ok", id="non-ascii-token"),
+        pytest.param("DPoP a b", "ok", id="two-tokens"),
+        pytest.param("DPoP " + "x" * 100_000, "ok", id="huge-token"),
+        pytest.param("DPoP {token}", "x" * 100_000, id="huge-proof"),
+        pytest.param("DPoP {token}", "ü.ü.ü", id="non-ascii-proof"),
+        pytest.param("DPoP {token}", "{proof}, {proof}", id="two-proofs"),
+        pytest.param("DPoP {token}", None, id="no-proof"),
+        pytest.param("DPoP {token}, Bearer {token}", "ok", id="two-schemes"),
+    ],
+)
+def test_userinfo_refuses_hostile_input(
+    client: Client, user_token: str, key: TestKey, authorization: str, proof: str | None
+) -> None:
+    good = make_proof(key, "GET", USERINFO, access_token=user_token)
+    headers = {"HTTP_AUTHORIZATION": authorization.format(token=user_token)}
+    if proof is not None:
+        headers["HTTP_DPOP"] = good if proof == "ok" else proof.format(proof=good)
+    response = client.get("/o/userinfo/", **headers)
+    assert response.status_code in (400, 401), response.content
+    assert "sub" not in json.loads(response.content or b"{}")
