@@ -102,6 +102,17 @@ def test_no_second_retry_when_the_server_insists(
     assert server.seen[1].claims is not None and server.seen[1].claims["nonce"].startswith("n1-")
 
 
+def test_a_retry_is_never_retried_again(key: DPoPKey) -> None:
+    """Whatever layer hands the retry's answer to the hook again (a hook-dispatching adapter,
+    a session hook), it is returned as is: one retry per request, never a loop."""
+    server = FakeServer(insist={"/api/me/"})
+    auth = DPoPRequestsAuth(key, ACCESS_TOKEN)
+    final = requests_session(server).get(RS + "/api/me/", auth=auth)
+    assert len(server.seen) == 2
+    assert auth._handle_response(final) is final
+    assert len(server.seen) == 2
+
+
 def test_nonce_cached_per_origin_and_updated_from_2xx(key: DPoPKey) -> None:
     server = FakeServer(nonces={"/api/me/": "rs-1"}, rotate_on_success={"/api/me/"})
     session = requests_session(server)
