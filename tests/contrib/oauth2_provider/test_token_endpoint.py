@@ -14,7 +14,11 @@ from django.test import Client
 from oauth2_provider.models import get_access_token_model
 
 from django_dpop.conf import conf, nonce_store
-from django_dpop.contrib.oauth2_provider.models import AccessTokenBinding, ApplicationPolicy
+from django_dpop.contrib.oauth2_provider.models import (
+    AccessTokenBinding,
+    ApplicationPolicy,
+    RefreshTokenBinding,
+)
 from django_dpop.core.nonces import rotation_period
 from django_dpop.proofs import TOKEN_ENDPOINT
 from tests.contrib.oauth2_provider.flows import (
@@ -54,6 +58,12 @@ def _password(app_factory: Any, dot_settings: Any, **_: Any) -> Grant:
     return Grant(app, lambda: {"grant_type": "password", "username": "alice", "password": "wonderland"})
 
 
+def _public_password(app_factory: Any, dot_settings: Any, **_: Any) -> Grant:
+    dot_settings(COMPLIANT_BCP_RFC9700_PASSWORD_GRANT=False)
+    app = app_factory("password", public=True)
+    return Grant(app, lambda: {"grant_type": "password", "username": "alice", "password": "wonderland"})
+
+
 def _authorization_code(app_factory: Any, browser: Client, **_: Any) -> Grant:
     app = app_factory("authorization-code", public=True)
 
@@ -89,6 +99,7 @@ def _device_code(app_factory: Any, browser: Client, **_: Any) -> Grant:
 GRANTS = {
     "client_credentials": _client_credentials,
     "password": _password,
+    "password_public": _public_password,
     "authorization_code": _authorization_code,
     "refresh_token": _refresh_token,
     "device_code": _device_code,
@@ -287,3 +298,20 @@ def test_client_requiring_dpop_gets_no_implicit_token(browser: Client, app_facto
     assert "error=invalid_dpop_proof" in response["Location"]
     assert "access_token=" not in response["Location"]
     assert not get_access_token_model().objects.exists()
+
+
+def test_refresh_token_binding_follows_the_client_type(client: Client, grant: Grant, key: TestKey) -> None:
+    """RFC 9449 §5: a public client's refresh token is bound to the proof's key, whatever the
+    grant that issued it; a confidential client's is not (it authenticates instead)."""
+    body, _token = _issued(post_token(client, grant.app, grant.prepare(), key=key))
+    if "refresh_token" not in body:
+        assert grant.app.application.authorization_grant_type == "client-credentials"
+        return
+    bound = RefreshTokenBinding.objects.filter(refresh_token__token=body["refresh_token"]).first()
+    assert (bound.jkt if bound else None) == (key.jkt if grant.app.public else None)
+    refresh = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
+    without_proof = post_token(client, grant.app, refresh)
+    if grant.app.public:
+        _assert_error(without_proof, 400, "invalid_dpop_proof")
+    else:
+        assert json.loads(without_proof.content)["token_type"] == "Bearer"
