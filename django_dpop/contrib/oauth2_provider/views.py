@@ -13,6 +13,7 @@ from typing import Any
 
 from django import http
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import router, transaction
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.compat import login_not_required
@@ -54,7 +55,8 @@ class DPoPTokenView(TokenView):
 
     DOT's ``device_flow_token_response`` answers errors with a fresh ``JsonResponse`` and drops
     the backend's headers (``DPoP-Nonce``, ``Cache-Control: no-store``). This one checks the
-    proof first, as for every other grant, and always copies the headers.
+    proof first, as for every other grant, and always copies the headers. It also spends the
+    device code on its first token response (DOT 3.4.1 issued tokens on every poll).
     """
 
     def device_flow_token_response(
@@ -72,22 +74,27 @@ class DPoPTokenView(TokenView):
             body = {"error": "invalid_request", "error_description": "Missing device_code parameter."}
             return _response(TOKEN_RESPONSE_HEADERS, json.dumps(body), 400)
         device_grant_model = get_device_grant_model()
-        try:
-            device = device_grant_model.objects.get(device_code=device_code)
-        except device_grant_model.DoesNotExist:
-            return _response(TOKEN_RESPONSE_HEADERS, json.dumps({"error": "device_not_found"}), 404)
-        # RFC 8628 §3.5, as DOT answers them.
-        error = {
-            device.AUTHORIZATION_PENDING: rfc8628_errors.AuthorizationPendingError,
-            device.DENIED: rfc8628_errors.AccessDenied,
-            device.EXPIRED: rfc8628_errors.ExpiredTokenError,
-        }.get(device.status)
-        if error is not None:
-            return _response(TOKEN_RESPONSE_HEADERS, error().json, error.status_code)
-        if device.status != device.AUTHORIZED:
-            return _response(TOKEN_RESPONSE_HEADERS, json.dumps({"error": "internal_error"}), 500)
+        # The device row stays locked until the answer: concurrent polls of one code are served
+        # one at a time, and the code is spent by its first token response. DOT 3.4.1 answered
+        # every poll of an approved code with new tokens, to whoever held it, bound to any key.
+        with transaction.atomic(using=router.db_for_write(device_grant_model)):
+            device = device_grant_model.objects.select_for_update().filter(device_code=device_code).first()
+            if device is None:
+                return _response(TOKEN_RESPONSE_HEADERS, json.dumps({"error": "device_not_found"}), 404)
+            # RFC 8628 §3.5, as DOT answers them.
+            error = {
+                device.AUTHORIZATION_PENDING: rfc8628_errors.AuthorizationPendingError,
+                device.DENIED: rfc8628_errors.AccessDenied,
+                device.EXPIRED: rfc8628_errors.ExpiredTokenError,
+            }.get(device.status)
+            if error is not None:
+                return _response(TOKEN_RESPONSE_HEADERS, error().json, error.status_code)
+            if device.status != device.AUTHORIZED:
+                return _response(TOKEN_RESPONSE_HEADERS, json.dumps({"error": "internal_error"}), 500)
 
-        url, headers, body, status = self.create_token_response(request)
+            url, headers, body, status = self.create_token_response(request)
+            if status == 200:
+                device_grant_model.objects.filter(pk=device.pk).update(status=device.EXPIRED)
         return _response(dict(headers), body, status)
 
     def post(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:

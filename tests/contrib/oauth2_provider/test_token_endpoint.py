@@ -315,3 +315,17 @@ def test_refresh_token_binding_follows_the_client_type(client: Client, grant: Gr
         _assert_error(without_proof, 400, "invalid_dpop_proof")
     else:
         assert json.loads(without_proof.content)["token_type"] == "Bearer"
+
+
+def test_device_code_is_exchanged_once(
+    client: Client, browser: Client, app_factory: Any, key: TestKey, other_key: TestKey
+) -> None:
+    """A device code yields one token response: a second poll (a thief's, with its own key)
+    gets ``expired_token``, not tokens bound to its key (DOT 3.4.1 answered every poll)."""
+    app = app_factory(DEVICE_GRANT, public=True)
+    data = {"grant_type": DEVICE_GRANT, "device_code": authorize_device(Client(), browser, app)}
+    _issued(post_token(client, app, data, key=key))
+    count = get_access_token_model().objects.count()
+    for second_key in (other_key, key, None):
+        _assert_error(post_token(client, app, data, key=second_key), 400, "expired_token")
+    assert get_access_token_model().objects.count() == count
