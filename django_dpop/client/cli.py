@@ -84,11 +84,13 @@ def _key_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_text(path: str, what: str) -> str:
-    if path == "-":
-        return sys.stdin.read(MAX_KEY_FILE)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_KEY_FILE + 1)
+        if path == "-":
+            # Bytes, decoded below like a file: stdin's own decoding raised on bad input.
+            data = sys.stdin.buffer.read(MAX_KEY_FILE + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_KEY_FILE + 1)
     except OSError as exc:
         raise CommandError(f"cannot read {what} {path!r}: {exc.strerror or exc}") from None
     if len(data) > MAX_KEY_FILE:

@@ -200,3 +200,22 @@ def test_console_script_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
     assert script.load() is main
     assert main(["thumbprint", "--key", "/nonexistent"]) == 2
     assert "cannot read key file" in capsys.readouterr().err
+
+
+def test_undecodable_stdin_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps(DPoPKey.generate().to_jwk()))
+    path.chmod(0o600)
+    for args in (
+        ("--key", str(path), "--token-file", "-"),  # the token from stdin
+        ("--key", "-"),  # the key from stdin
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "django_dpop", "proof", *args, "--method", "GET", "--url", "http://x/"],
+            capture_output=True,
+            input=b"\xff\xfe\x80 not utf-8",
+            timeout=60,
+            env={**os.environ, "PYTHONWARNINGS": "error", "PYTHONIOENCODING": "utf-8"},
+        )
+        assert result.returncode == 2, result.stderr
+        assert b"Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
