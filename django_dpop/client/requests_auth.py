@@ -29,6 +29,7 @@ class DPoPRequestsAuth(RequestSigner, AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         self.sign(_method(request), _url(request), request.headers)
+        request._dpop_signed = True  # type: ignore[attr-defined]
         request.register_hook("response", self._handle_response)
         return request
 
@@ -39,6 +40,9 @@ class DPoPRequestsAuth(RequestSigner, AuthBase):
         body = response.content if response.status_code == 400 else None
         if (
             getattr(request, "_dpop_retry", False)  # exactly one retry, never a loop
+            # A redirect hop is a copy requests made (copies keep hooks, not attributes): signing
+            # it would send ``Authorization: DPoP <token>`` to wherever the redirect points.
+            or not getattr(request, "_dpop_signed", False)
             or not self.should_retry(url, response.status_code, response.headers, body)
             or not _replayable(request)
         ):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import Any
 
 import pytest
 import requests
 
 from django_dpop.client import DPoPKey, DPoPRequestsAuth, TokenResponseError, compute_ath
-from tests.client.fake_server import ACCESS_TOKEN, TOKEN_PATH, FakeServer, requests_session
+from tests.client.fake_server import ACCESS_TOKEN, TOKEN_PATH, FakeServer, Seen, requests_session
 
 
 AS = "https://as.example"
@@ -111,6 +112,31 @@ def test_a_retry_is_never_retried_again(key: DPoPKey) -> None:
     assert len(server.seen) == 2
     assert auth._handle_response(final) is final
     assert len(server.seen) == 2
+
+
+class RedirectingServer(FakeServer):
+    """``/moved/`` on the API redirects to another host, which asks for a nonce, whatever the proof."""
+
+    def handle(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Any:
+        if url == RS + "/moved/":
+            self.seen.append(Seen(method, url, dict(headers), body, None, 302))
+            return 302, {"Location": "https://elsewhere.example/api/me/"}, b""
+        if url.startswith("https://elsewhere.example/"):
+            self.seen.append(Seen(method, url, dict(headers), body, None, 401))
+            challenge = 'DPoP error="use_dpop_nonce", error_description="nonce required"'
+            return 401, {"WWW-Authenticate": challenge, "DPoP-Nonce": self.new_nonce("/elsewhere/")}, b""
+        return super().handle(method, url, headers, body)
+
+
+def test_a_redirect_is_not_re_signed_with_the_token(key: DPoPKey) -> None:
+    """requests follows redirects by default and copies the request for each hop: a copy is
+    never signed again (it would send ``Authorization: DPoP <token>`` wherever it points)."""
+    server = RedirectingServer()
+    response = requests_session(server).get(RS + "/moved/", auth=DPoPRequestsAuth(key, ACCESS_TOKEN))
+    assert response.status_code == 401
+    elsewhere = [seen for seen in server.seen if seen.url.startswith("https://elsewhere.example")]
+    assert len(elsewhere) == 1  # followed once, not retried
+    assert all(ACCESS_TOKEN not in value for seen in elsewhere for value in seen.headers.values())
 
 
 def test_nonce_cached_per_origin_and_updated_from_2xx(key: DPoPKey) -> None:
