@@ -42,7 +42,7 @@ from oauth2_provider.models import (
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import get_timezone
-from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
+from oauthlib.oauth2.rfc6749.errors import InvalidRequestError, ServerError
 
 from ...conf import conf
 from .backends import JKT_HEADER
@@ -187,10 +187,10 @@ class DPoPValidatorMixin:
             .values_list("pk", flat=True)
             .first()
         )
-        if refresh_token_id is not None:
-            RefreshTokenBinding.objects.update_or_create(
-                refresh_token_id=refresh_token_id, defaults={"jkt": jkt}
-            )
+        if refresh_token_id is None:
+            # Never hand out a refresh token that must be bound but is not: roll the save back.
+            raise ServerError(description="The refresh token to bind was not found.")
+        RefreshTokenBinding.objects.update_or_create(refresh_token_id=refresh_token_id, defaults={"jkt": jkt})
 
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
