@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -265,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-serve", action="store_true", help="stop the server after the walk-through")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    # A plain `kill` (SIGTERM) stops the server subprocess too, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     setup()
     server = serve(args.port)
     base = f"http://127.0.0.1:{args.port}"
