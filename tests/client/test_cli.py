@@ -125,6 +125,18 @@ def test_proof_verifies_with_core_and_pyjwt(tmp_path: Path) -> None:
     assert claims["htu"] == "http://127.0.0.1:8000/api/me/" and claims["ath"] == compute_ath("at-1")
 
 
+def test_proof_takes_a_nonce_and_token_that_start_with_a_dash(tmp_path: Path) -> None:
+    # Server nonces and tokens are base64url and may start with "-": the "=" form passes them.
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps(DPoPKey.generate().to_jwk()))
+    path.chmod(0o600)
+    url = "http://127.0.0.1:8000/api/me/"
+    result = run("proof", "--key", str(path), "--method", "GET", "--url", url, "--token=-at", "--nonce=-n1")
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
+    assert claims["nonce"] == "-n1" and claims["ath"] == compute_ath("-at")
+
+
 def test_proof_token_from_stdin_and_no_token(tmp_path: Path) -> None:
     path = tmp_path / "key.pem"
     path.write_bytes(DPoPKey.generate("EdDSA").to_pem())

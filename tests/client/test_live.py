@@ -201,7 +201,9 @@ def test_cli_proofs_work_with_curl(example: str, tmp_path: Path, request: pytest
     if nonce_required:
         assert status == 400 and json.loads(body)["error"] == "use_dpop_nonce"
         nonce = headers["dpop-nonce"]
-        proof = cli("proof", "--key", str(key_file), "--method", "POST", "--url", token_url, "--nonce", nonce)
+        proof = cli(
+            "proof", "--key", str(key_file), "--method", "POST", "--url", token_url, f"--nonce={nonce}"
+        )
         status, headers, body = curl("-H", f"DPoP: {proof}", *form, token_url)
     assert status == 200, body
     token = check_token_response(body)["access_token"]
@@ -216,8 +218,9 @@ def test_cli_proofs_work_with_curl(example: str, tmp_path: Path, request: pytest
     if nonce_required:
         assert status == 401 and 'error="use_dpop_nonce"' in headers["www-authenticate"]
         proof = cli(
-            "proof", "--key", str(key_file), "--method", "GET", "--url", api_url, "--token", token,
-            "--nonce", headers["dpop-nonce"],
+            "proof", "--key", str(key_file), "--method", "GET", "--url", api_url, f"--token={token}",
+            # "=" form: a nonce (or token) may start with "-", which argparse would take for an option.
+            f"--nonce={headers['dpop-nonce']}",
         )  # fmt: skip
         status, headers, body = curl("-H", f"DPoP: {proof}", "-H", f"Authorization: DPoP {token}", api_url)
     assert status == 200, body
