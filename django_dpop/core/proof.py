@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePub
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 from jwt.algorithms import Algorithm, get_default_algorithms
 
 from .binding import compute_ath
@@ -83,7 +83,6 @@ _TYPES = frozenset({"dpop+jwt", "application/dpop+jwt"})
 _FROM_BASE64URL = bytes.maketrans(b"-_+/=", b"+/***")
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is never valid: a2b_base64 says so)
 _new_tuple = tuple.__new__
-_OCTET = tuple(bytes((value,)) for value in range(256))
 _MAX_CACHED_HEADER = 4096  # octets of base64url: an 8192-bit RSA jwk header is about 1.9 k
 NonceChecker = Callable[[str], NonceStatus]
 
@@ -222,25 +221,6 @@ def _public_key(header: _Header, min_rsa_bits: int) -> Any:
     return key
 
 
-def _ecdsa_der(signature: bytes, size: int) -> bytes:
-    """Return the DER ``ECDSA-Sig-Value`` (RFC 3279 §2.2.3) of a raw ``R || S`` JWS signature.
-
-    What ``cryptography``'s ``encode_dss_signature`` returns (``tests/core/test_proof.py``
-    compares them), without its detour through Python integers, which costs more than the rest
-    of a proof's parsing. Only framing: OpenSSL still checks r and s, and refuses non-DER.
-    """
-    # X.690 §8.3: each INTEGER in its fewest octets, with a 0x00 before a set top bit (positive).
-    r = signature[:size].lstrip(b"\0") or b"\0"
-    s = signature[size:].lstrip(b"\0") or b"\0"
-    if r[0] & 0x80:
-        r = b"\0" + r
-    if s[0] & 0x80:
-        s = b"\0" + s
-    body = b"\x02" + _OCTET[len(r)] + r + b"\x02" + _OCTET[len(s)] + s
-    # X.690 §8.1.3: the short length form up to 127; P-521 signatures can need 0x81 and one octet.
-    return (b"\x30" + _OCTET[len(body)] if len(body) < 128 else b"\x30\x81" + _OCTET[len(body)]) + body
-
-
 def _verify_signature(header: _Header, signing_input: bytes, signature_segment: bytes) -> bool:
     """RFC 9449 §4.3 check 6 with the algorithm pinned to the (allowed) header ``alg``.
 
@@ -260,8 +240,13 @@ def _verify_signature(header: _Header, signing_input: bytes, signature_segment: 
         if len(signature) != 2 * size:
             return False
         digest, algorithm = ecdsa
-        # Raises InvalidSignature (caught below) unless r, s sign the digest of signing_input.
-        header.key.verify(_ecdsa_der(signature, size), digest(signing_input).digest(), algorithm)
+        # RFC 7518 §3.4: R and S are unsigned big-endian integers of ``size`` octets each;
+        # cryptography frames them as DER (RFC 3279 §2.2.3). Raises InvalidSignature (caught
+        # below) unless r, s sign the digest of signing_input (OpenSSL checks 0 < r, s < n).
+        der = encode_dss_signature(
+            int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+        )
+        header.key.verify(der, digest(signing_input).digest(), algorithm)
         return True
     except Exception:
         return False

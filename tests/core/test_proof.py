@@ -10,12 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import random
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm, HMACAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from django_dpop.core import (
@@ -878,20 +876,71 @@ def test_a_key_that_cannot_be_built_is_refused_after_the_claims(es256: TestKey) 
 # --- ECDSA signature framing ----------------------------------------------------------------------
 
 
-def _raw_pairs(size: int) -> list[tuple[int, int]]:
-    top = 2 ** (8 * size) - 1
-    edges = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 2 ** (8 * size - 1) - 1, 2 ** (8 * size - 1), top]
-    rng = random.Random(size)
-    randoms = [rng.getrandbits(8 * size) >> rng.randrange(0, 8 * size) for _ in range(200)]
-    return [(r, s) for r in edges for s in edges] + list(zip(randoms, reversed(randoms), strict=True))
+# RFC 7518 §3.4 / SEC 1: the order n of each curve's base point (r and s must be in [1, n - 1]).
+_ORDERS = {
+    "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "ES384": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16
+    ),
+    "ES512": int(
+        "01FF" + "FFFFFFFF" * 7 + "FFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
+}
+_CURVES = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
 
 
-@pytest.mark.parametrize("size", [32, 48, 66])
-def test_ecdsa_der_framing_matches_cryptography(size: int) -> None:
-    # RFC 7518 §3.4 raw R || S to DER: the verifier's own framing against cryptography's encoder.
-    for r, s in _raw_pairs(size):
-        raw = r.to_bytes(size, "big") + s.to_bytes(size, "big")
-        assert proof_module._ecdsa_der(raw, size) == encode_dss_signature(r, s), (r, s)
+def test_curve_orders_are_right() -> None:
+    # The orders below are what the edge-value tests rely on: n - 1 is a private key, n is not.
+    for alg, n in _ORDERS.items():
+        ec.derive_private_key(n - 1, _CURVES[alg])
+        with pytest.raises(ValueError):
+            ec.derive_private_key(n, _CURVES[alg])
+
+
+@pytest.mark.parametrize(("alg", "size"), [("ES256", 32), ("ES384", 48), ("ES512", 66)])
+def test_ecdsa_r_and_s_out_of_range_are_refused(alg: str, size: int) -> None:
+    # RFC 7518 §3.4: R || S, each exactly ``size`` octets (P-521: 66). r or s of 0, of n or more,
+    # or the wrong length never verify, whatever the framing; the untouched signature does.
+    key, n, top = key_for(alg), _ORDERS[alg], 2 ** (8 * size) - 1
+    proof = proof_for(key)
+    head, payload, signature = proof.split(".")
+    raw = jws_decode(signature)
+    r, s = int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big")
+    assert verify(proof).jkt == key.jkt
+    for bad_r, bad_s in [
+        (0, s),
+        (r, 0),
+        (0, 0),
+        (n, s),
+        (r, n),
+        (r + n, s),
+        (r, s + n),
+        (top, s),
+        (r, top),
+        (n - r, s),
+    ]:
+        if bad_r > top or bad_s > top:
+            continue  # r + n does not always fit in ``size`` octets
+        forged = bad_r.to_bytes(size, "big") + bad_s.to_bytes(size, "big")
+        refused(f"{head}.{payload}.{jws.b64(forged)}", match="signature")
+    for forged in (raw[:-1], raw + b"\0", b"\0" + raw, raw[: size - 1] + raw[size:] + b"\0"):
+        refused(f"{head}.{payload}.{jws.b64(forged)}", match="signature")
+
+
+@pytest.mark.parametrize(("alg", "size"), [("ES256", 32), ("ES384", 48), ("ES512", 66)])
+def test_ecdsa_malleated_signature_is_still_a_replay(alg: str, size: int) -> None:
+    # ECDSA is malleable: (r, n - s) verifies as well as (r, s). The replay key is over the key,
+    # htu and jti, never the signature, so the twin of an accepted proof is a replay (§11.1).
+    key, n = key_for(alg), _ORDERS[alg]
+    proof = proof_for(key)
+    head, payload, signature = proof.split(".")
+    raw = jws_decode(signature)
+    r, s = int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big")
+    twin = f"{head}.{payload}.{jws.b64(r.to_bytes(size, 'big') + (n - s).to_bytes(size, 'big'))}"
+    store = MemoryReplayStore()
+    assert verify(proof, replay_store=store).replay_key == verify(twin).replay_key
+    refused(twin, ReplayedProof, replay_store=store)
 
 
 def test_ecdsa_signatures_with_leading_zero_octets_verify() -> None:
