@@ -22,6 +22,9 @@ from .core.policy import ASYMMETRIC_ALGORITHMS, ProofPolicy
 
 # A proof older than this is a long replay window; RFC 9449 §11.1 speaks of "minutes" at most.
 MAX_AGE_WARNING = 600
+# The skew widens the window at both ends (iat up to skew in the future, max_age + skew in the
+# past): a larger one lets a client, or malware holding its key, pre-date proofs (RFC 9449 §11.2).
+CLOCK_SKEW_WARNING = 300
 
 _ALGORITHMS_HINT = (
     "Use asymmetric JWS algorithms only, e.g. ('ES256', 'EdDSA', 'PS256'); supported: {}.".format(
@@ -51,6 +54,7 @@ class Codes:
     MAX_AGE_LONG = "django_dpop.W001"
     REPLAY_DISABLED = "django_dpop.W002"
     NONCE_ROLLED_BACK = "django_dpop.W003"
+    CLOCK_SKEW_LARGE = "django_dpop.W004"
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
@@ -99,15 +103,24 @@ def _check_algorithms() -> list[CheckMessage]:
 
 def _check_clock_skew() -> list[CheckMessage]:
     value = conf.DPOP_CLOCK_SKEW
-    if _policy_error(clock_skew=value) is None:
-        return []
-    return [
-        Error(
-            f"DPOP_CLOCK_SKEW must be a non-negative integer (seconds), not {value!r}.",
-            hint="The tolerated clock difference with clients, e.g. 60.",
-            id=Codes.CLOCK_SKEW,
-        )
-    ]
+    if _policy_error(clock_skew=value) is not None:
+        return [
+            Error(
+                f"DPOP_CLOCK_SKEW must be a non-negative integer (seconds), not {value!r}.",
+                hint="The tolerated clock difference with clients, e.g. 60.",
+                id=Codes.CLOCK_SKEW,
+            )
+        ]
+    if value > CLOCK_SKEW_WARNING:
+        return [
+            Warning(
+                f"DPOP_CLOCK_SKEW is {value} s: a proof dated that far in the future is accepted, "
+                "and stays usable for the whole window after it.",
+                hint=f"RFC 9449 §11.1-11.2 asks for a short window: use at most {CLOCK_SKEW_WARNING}.",
+                id=Codes.CLOCK_SKEW_LARGE,
+            )
+        ]
+    return []
 
 
 def _check_max_age() -> list[CheckMessage]:

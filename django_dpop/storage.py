@@ -230,9 +230,12 @@ class DatabaseNonceStore:
                     f"DELETE FROM {table} WHERE {purpose_col} = %s AND {expires_col} < %s",
                     [purpose, ops.adapt_datetimefield_value(_datetime(now))],
                 )
+            # A no-op in autocommit (Django's default); with DATABASES AUTOCOMMIT=False, the
+            # close below would otherwise roll the nonce back.
+            side.commit()
             return None if row is None else row[0]
         finally:
-            side.close()
+            side.close()  # never pooled by Django: a connection per mint would leak otherwise
 
     def check(self, nonce: str, purpose: str, *, now: float | None = None) -> NonceStatus:
         if not is_nonce_syntax(nonce):

@@ -65,6 +65,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": "60"}, {"DPOP_CLOCK_SKEW": 60}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": 1.5}, {"DPOP_CLOCK_SKEW": 5}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": True}, {"DPOP_CLOCK_SKEW": 1}),
+    (Codes.CLOCK_SKEW_LARGE, {"DPOP_CLOCK_SKEW": 301}, {"DPOP_CLOCK_SKEW": 300}),
     (Codes.MAX_AGE, {"DPOP_PROOF_MAX_AGE": 0}, {"DPOP_PROOF_MAX_AGE": 1}),
     (Codes.MAX_AGE, {"DPOP_PROOF_MAX_AGE": -300}, {"DPOP_PROOF_MAX_AGE": 300}),
     (Codes.MAX_AGE, {"DPOP_PROOF_MAX_AGE": None}, {"DPOP_PROOF_MAX_AGE": 120}),

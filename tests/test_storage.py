@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.core.cache.backends.base import InvalidCacheBackendError
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from django_dpop import storage
@@ -493,6 +493,45 @@ def test_database_nonce_minted_in_a_rolled_back_transaction_survives_postgres() 
     assert store.check(nonce, "token", now=NOW) is NonceStatus.CURRENT
     assert store.issue("token", now=NOW) == nonce
     assert ServerNonce.objects.using("postgres").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+def test_database_nonce_side_connection_is_closed_postgres() -> None:
+    # The autocommit connection that mints a nonce inside a transaction is closed every time
+    # (Django does not manage it): minting in many periods leaves no backend behind.
+    store = DatabaseNonceStore(using="postgres")
+
+    def backends() -> int:
+        with connections["postgres"].cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    before = backends()
+    for period in range(5):
+        with transaction.atomic(using="postgres"):
+            nonce = store.issue("token", now=NOW + period * PERIOD)
+            transaction.set_rollback(True, using="postgres")
+        assert store.check(nonce, "token", now=NOW + period * PERIOD) is NonceStatus.CURRENT
+    assert backends() == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+def test_database_nonce_side_connection_failure_raises_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A mint that cannot reach the database raises (issue_nonce turns it into a refusal), and
+    # the enclosing transaction is left usable.
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise OperationalError("side connection refused")
+
+    store = DatabaseNonceStore(using="postgres")
+    with transaction.atomic(using="postgres"):
+        ServerNonce.objects.using("postgres").count()  # the outer connection is open
+        monkeypatch.setattr(type(connections["postgres"]), "get_new_connection", refuse)
+        with pytest.raises(OperationalError):
+            store.issue("token", now=NOW)
+        monkeypatch.undo()
+        assert ServerNonce.objects.using("postgres").count() == 0
 
 
 @pytest.mark.django_db

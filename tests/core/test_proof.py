@@ -300,6 +300,21 @@ def test_check5_hmac_keyed_with_the_public_jwk_refused(es256: TestKey) -> None:
     refused(f"{header}.{payload}.{jws.b64(signature)}", match="alg")
 
 
+def test_check5_hmac_refused_even_if_a_policy_was_forced_to_allow_it(es256: TestKey) -> None:
+    # Defence in depth (§11.6): the verifier refuses none and HS* itself, even when a policy's
+    # algorithm set was tampered with past ProofPolicy's own validation.
+    policy = ProofPolicy()
+    object.__setattr__(policy, "algorithm_set", policy.algorithm_set | {"HS256", "none"})
+    header = jws.encode_json(jws.header_for(es256, alg="HS256"))
+    payload = jws.encode_json(jws.claims(iat=NOW))
+    secret = json.dumps(es256.public_jwk).encode()
+    signature = HMACAlgorithm(HMACAlgorithm.SHA256).sign(f"{header}.{payload}".encode(), secret)
+    refused(f"{header}.{payload}.{jws.b64(signature)}", match="alg", policy=policy)
+    unsigned = jws.encode_json(jws.header_for(es256, alg="none"))
+    refused(f"{unsigned}.{payload}.AA", match="alg", policy=policy)
+    assert verify(proof_for(es256), policy=policy).jkt == es256.jkt  # control
+
+
 def test_check5_unsigned_proof_refused(es256: TestKey) -> None:
     header = jws.encode_json(jws.header_for(es256, alg="none"))
     payload = jws.encode_json(jws.claims(iat=NOW))
