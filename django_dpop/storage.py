@@ -304,7 +304,10 @@ def clear_expired(
             batch = list(manager.filter(expires_at__lt=now).values_list("pk", flat=True)[:batch_size])
             if not batch:
                 break
-            deleted, _ = manager.filter(pk__in=batch).delete()
+            # The condition again in the DELETE itself: a row that DatabaseReplayStore reclaimed
+            # (a new proof with the same key) since the SELECT is live again and must stay, or that
+            # proof could be replayed once. PostgreSQL re-checks it on the row's newest version.
+            deleted, _ = manager.filter(pk__in=batch, expires_at__lt=now).delete()
             total += deleted
         logger.info("%s expired %s deleted", total, model._meta.verbose_name_plural)
         counts.append(total)

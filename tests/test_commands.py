@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 
 from django_dpop import storage
@@ -52,6 +53,31 @@ def test_clear_expired_deletes_expired_rows_in_batches_and_keeps_live_ones(
     assert sorted(ServerNonce.objects.values_list("step", flat=True)) == [7, 8, 9]
     assert "7 expired seen proofs deleted" in caplog.text
     assert "7 expired server nonces deleted" in caplog.text
+
+
+@pytest.mark.django_db
+def test_clear_expired_keeps_an_entry_reclaimed_between_its_select_and_delete(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A new proof with the key of an expired entry reclaims the row (DatabaseReplayStore updates
+    # expires_at in place). If that happens while a batch is being purged, the DELETE must not
+    # remove the now-live entry, or the new proof could be replayed once.
+    key = "ab" * 32
+    SeenProof.objects.create(key=key, expires_at=NOW - datetime.timedelta(seconds=1))
+    store = storage.DatabaseReplayStore()
+    later = int(NOW.timestamp()) + 300
+    delete = QuerySet.delete
+
+    def reclaim_then_delete(self: QuerySet, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        if self.model is SeenProof:
+            assert store.check_and_add(key, later, now=NOW.timestamp()) is True  # reclaimed
+        return delete(self, *args, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "delete", reclaim_then_delete)
+    assert clear_expired(now=NOW) == (0, 0)
+    monkeypatch.undo()
+    assert SeenProof.objects.get(key=key).expires_at.timestamp() == later
+    assert store.check_and_add(key, later, now=NOW.timestamp()) is False  # still a replay
 
 
 @pytest.mark.django_db
