@@ -451,3 +451,48 @@ def test_fuzz_signed_proofs_with_random_members() -> None:
             result = outcome(proof, policy, access_token=TOKEN if rng.random() < 0.5 else None, **extra)
             outcomes[result] = outcomes.get(result, 0) + 1
     assert set(outcomes) <= {"ok", "InvalidDPoPProof", "UseDPoPNonce", "StoreUnavailable"}
+
+
+def test_fuzz_random_public_keys_and_signatures() -> None:
+    """Well-formed headers naming random key material (points off the curve, even or tiny RSA
+    moduli, exponents 0 or 1, wrong lengths) and random signatures of every length: building the
+    key and checking the signature refuse with the core's error, never another exception."""
+    rng = random.Random(7518)
+    policy = ProofPolicy(allowed_algorithms=("ES256", "ES384", "ES512", "EdDSA", "RS256", "PS256"))
+    sizes = {"ES256": 32, "ES384": 48, "ES512": 66, "EdDSA": 32, "RS256": 256, "PS256": 256}
+
+    def material(octets: int) -> str:
+        value = rng.getrandbits(8 * octets).to_bytes(octets, "big") if octets else b""
+        return jws.b64(rng.choice([value, value.lstrip(b"\0"), b"\0" + value, value[:-1] or b"\x01"]))
+
+    def random_jwk(alg: str) -> dict[str, Any]:
+        if alg.startswith("ES"):
+            crv = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}[alg]
+            return {"kty": "EC", "crv": crv, "x": material(sizes[alg]), "y": material(sizes[alg])}
+        if alg == "EdDSA":
+            return {
+                "kty": "OKP",
+                "crv": rng.choice(["Ed25519", "Ed448"]),
+                "x": material(rng.choice([32, 57, 31])),
+            }
+        n = rng.getrandbits(rng.choice([512, 2048, 2049, 4096])) | rng.choice([0, 1])
+        e = rng.choice([0, 1, 2, 3, 65537, 2**256 + 1, rng.getrandbits(64)])
+        return {
+            "kty": "RSA",
+            "n": jws.b64(n.to_bytes((n.bit_length() + 7) // 8 or 1, "big")),
+            "e": jws.b64(e.to_bytes((e.bit_length() + 7) // 8 or 1, "big")),
+        }
+
+    outcomes: dict[str, int] = {}
+    for attempt in range(600):
+        alg = rng.choice(list(sizes))
+        key = key_for(alg)
+        header = jws.header_for(key, jwk=random_jwk(alg)) if rng.random() < 0.7 else jws.header_for(key)
+        payload = jws.claims(iat=NOW, htu=URL, jti=f"fuzz-{attempt}")
+        proof = jws.compact(key, header, payload)
+        head, body, _ = proof.split(".")
+        length = rng.choice([0, 1, sizes[alg] * 2 - 1, sizes[alg] * 2, sizes[alg] * 2 + 1, sizes[alg]])
+        signature = jws.b64(rng.getrandbits(8 * length).to_bytes(length, "big")) if length else "AA"
+        result = outcome(f"{head}.{body}.{signature}", policy)
+        outcomes[result] = outcomes.get(result, 0) + 1
+    assert set(outcomes) == {"InvalidDPoPProof"}, outcomes
