@@ -15,6 +15,7 @@ plain ORM query is used instead: same result, only slower.
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -53,15 +54,20 @@ class _CompiledLookup:
             raise ValueError("unexpected related populators in the token lookup")
 
     def __call__(self, checksum: str) -> Any | None:
-        with connections[self.alias].cursor() as cursor:
+        connection = connections[self.alias]
+        with connection.cursor() as cursor:
             cursor.execute(self.sql, (checksum,))
             rows = cursor.fetchmany(_LIMIT)
         if not rows:
             return None
         if len(rows) > 1:
             raise self.model.MultipleObjectsReturned("several access tokens share one checksum")
-        # The compiler's database converters (datetimes on SQLite, JSON, ...), as the ORM applies.
-        row = next(iter(self.compiler.results_iter([rows])))
+        # The compiler's database converters (datetimes on SQLite, JSON, ...), as the ORM applies,
+        # with this thread's connection: the shared compiler holds the one of the thread that
+        # built it (a shallow copy is cheap and leaves the shared object untouched).
+        compiler = copy.copy(self.compiler)
+        compiler.connection = connection
+        row = next(iter(compiler.results_iter([rows])))
         instance = self.model.from_db(self.alias, self.init_list, row[self.start : self.end])
         for populator in self.populators:
             populator.populate(row, instance)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime
+import logging
+import threading
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections, router
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
+from django_dpop.contrib.oauth2_provider import token_lookup
 from django_dpop.contrib.oauth2_provider.models import AccessTokenBinding
 from django_dpop.contrib.oauth2_provider.resource import binding_jkt, load_access_token, token_checksum
 from django_dpop.contrib.oauth2_provider.token_lookup import RELATED, _CompiledLookup, find_access_token
@@ -99,3 +103,168 @@ def test_postgres(key):
     assert snapshot(loaded) == snapshot(orm)
     assert binding_jkt(loaded) == key.jkt
     assert lookup(token_checksum("other")) is None
+
+
+# -- never a wrong or stale object ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_changed_token_is_found_only_by_its_new_checksum(make_token):
+    token = make_token(token="before-rotation")
+    assert load_access_token("before-rotation").pk == token.pk
+    token.token = "after-rotation"
+    token.save()  # DOT recomputes token_checksum on save
+    assert load_access_token("before-rotation") is None
+    assert load_access_token("after-rotation").token == "after-rotation"
+
+
+@pytest.mark.django_db
+def test_each_call_reads_the_row_afresh(make_token, key):
+    token = make_token(jkt=key.jkt)
+    first = load_access_token(token.token)
+    AccessToken.objects.filter(pk=token.pk).update(scope="changed")
+    AccessTokenBinding.objects.filter(access_token=token).delete()
+    second = load_access_token(token.token)
+    assert second is not first
+    assert second.scope == "changed" and binding_jkt(second) is None
+    assert first.scope == "read write" and binding_jkt(first) == key.jkt
+
+
+@pytest.mark.django_db
+def test_fallback_to_the_orm_when_the_internals_surprise(make_token, key, monkeypatch, caplog):
+    token = make_token(jkt=key.jkt)
+    monkeypatch.setattr(token_lookup, "_LOOKUPS", {})
+    monkeypatch.setattr(token_lookup, "get_related_populators", lambda *args: [])
+    with caplog.at_level(logging.WARNING, logger="django_dpop"):
+        loaded = find_access_token(AccessToken, token_checksum(token.token))
+        again = find_access_token(AccessToken, token_checksum(token.token))
+    assert "compiled token lookup unavailable" in caplog.text
+    assert caplog.text.count("compiled token lookup unavailable") == 1  # decided once
+    assert next(iter(token_lookup._LOOKUPS.values())) is None
+    assert snapshot(loaded) == snapshot(again) == snapshot(AccessToken.objects.get(pk=token.pk))
+
+
+@pytest.mark.django_db
+def test_manager_filters_with_parameters_turn_the_fast_path_off(db, monkeypatch):
+    class Filtered(type(AccessToken.objects)):
+        def get_queryset(self) -> Any:
+            return super().get_queryset().filter(scope__contains="read")
+
+    manager = Filtered()
+    manager.model = AccessToken
+    monkeypatch.setattr(AccessToken, "objects", manager, raising=False)
+    with pytest.raises(ValueError, match="unexpected shape"):
+        _CompiledLookup(AccessToken, "default")
+
+
+@pytest.mark.django_db
+def test_duplicate_rows_are_refused_like_the_orm(make_token):
+    """Two rows for one checksum (a broken table) raise, as ``.get()`` does, never pick one."""
+    first, second = make_token(), make_token()
+    lookup = _CompiledLookup(AccessToken, "default")
+    # Stand in for a table without its unique index: the query matches the second row as well.
+    assert lookup.sql.count('"token_checksum" = %s') == 1
+    lookup.sql = lookup.sql.replace(
+        '"token_checksum" = %s', f"\"token_checksum\" IN (%s, '{token_checksum(second.token)}')"
+    )
+    with pytest.raises(AccessToken.MultipleObjectsReturned):
+        lookup(token_checksum(first.token))
+    assert lookup(token_checksum(second.token)).pk == second.pk
+
+
+class ReadsFrom:
+    """A router sending every read to one alias."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def db_for_read(self, model: Any, **hints: Any) -> str:
+        return self.alias
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_the_alias_the_router_picks(key, settings, monkeypatch):
+    """One compiled lookup per alias: a token of the postgres alias is never looked up in default."""
+    user = get_user_model().objects.db_manager("postgres").create_user("router-user")
+    application = (
+        get_application_model()
+        .objects.using("postgres")
+        .create(name="pg", user=user, client_type="public", authorization_grant_type="client-credentials")
+    )
+    token = AccessToken.objects.using("postgres").create(
+        token="only-in-postgres",
+        user=user,
+        application=application,
+        scope="read",
+        expires=timezone.now() + datetime.timedelta(hours=1),
+    )
+    AccessTokenBinding.objects.using("postgres").create(access_token=token, jkt=key.jkt)
+    assert load_access_token("only-in-postgres") is None  # default alias
+    monkeypatch.setattr(router, "routers", [ReadsFrom("postgres")])
+    loaded = load_access_token("only-in-postgres")
+    assert loaded is not None and loaded._state.db == "postgres"
+    assert loaded.user._state.db == "postgres" and binding_jkt(loaded) == key.jkt
+    assert {k[1] for k in token_lookup._LOOKUPS} >= {"default", "postgres"}
+
+
+def each_thread_sees_its_own_token(lookup: Any, tokens: list[Any], rounds: int = 200) -> list[Any]:
+    """Threads each loading their own token many times at once; return what went wrong."""
+    barrier = threading.Barrier(len(tokens))
+    errors: list[Any] = []
+
+    def run(token: Any) -> None:
+        try:
+            barrier.wait()
+            for _ in range(rounds):
+                loaded = lookup(token_checksum(token.token))
+                if loaded is None or loaded.pk != token.pk or loaded.token != token.token:
+                    errors.append((token.token, loaded and loaded.token))
+                elif binding_jkt(loaded) != token.dpop_binding.jkt:
+                    errors.append((token.token, "binding"))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=run, args=(token,)) for token in tokens]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_with_different_tokens_sqlite(make_token):
+    from tests.factories import make_key
+
+    tokens = [make_token(jkt=make_key("ES256").jkt) for _ in range(6)]
+    lookup = lambda checksum: find_access_token(AccessToken, checksum)  # noqa: E731
+    assert each_thread_sees_its_own_token(lookup, tokens) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "postgres"])
+def test_threads_with_different_tokens_postgres():
+    from tests.factories import make_key
+
+    user = get_user_model().objects.db_manager("postgres").create_user("threads")
+    application = (
+        get_application_model()
+        .objects.using("postgres")
+        .create(name="pg", user=user, client_type="public", authorization_grant_type="client-credentials")
+    )
+    tokens = []
+    for n in range(8):
+        token = AccessToken.objects.using("postgres").create(
+            token=f"thread-token-{n}",
+            user=user if n % 2 else None,
+            application=application,
+            scope="read",
+            expires=timezone.now() + datetime.timedelta(hours=1),
+        )
+        AccessTokenBinding.objects.using("postgres").create(access_token=token, jkt=make_key("ES256").jkt)
+        tokens.append(AccessToken.objects.using("postgres").select_related("dpop_binding").get(pk=token.pk))
+    lookup = _CompiledLookup(AccessToken, "postgres")  # one shared instance, as in production
+    assert each_thread_sees_its_own_token(lookup, tokens) == []
