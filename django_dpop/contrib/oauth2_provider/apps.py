@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.core.checks import Tags, register
 
 
@@ -17,3 +17,7 @@ class DPoPOAuth2ProviderConfig(AppConfig):
 
         register(Tags.security)(check_oauth2_classes)
         register(Tags.urls)(check_urls)
+        if apps.is_installed("rest_framework"):
+            from ..rest_framework.checks import check_default_authentication_classes
+
+            register(Tags.security)(check_default_authentication_classes)
