@@ -579,3 +579,14 @@ def test_introspection_refusals(client, key, remote_as, content):
     response = client.get(URL, headers={"Authorization": "DPoP remote-token", "DPoP": proof})
     assert response.status_code == 401
     assert challenge_error(response) == "invalid_token"
+
+
+def test_token_of_an_unusable_application(client, key, make_token, monkeypatch):
+    """DOT's ``Application.is_usable`` (a host's way to disable a client) applies to DPoP tokens too."""
+    token = make_token(jkt=key.jkt)
+    monkeypatch.setattr(type(token.application), "is_usable", lambda self, request: False)
+    response = dpop_get(client, token, make_proof(key, "GET", URL, access_token=token.token))
+    assert response.status_code == 401
+    assert challenge_error(response) == "invalid_token"
+    monkeypatch.undo()
+    assert dpop_get(client, token, make_proof(key, "GET", URL, access_token=token.token)).status_code == 200
