@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import InvalidCacheBackendError
 from django.db import OperationalError, connection, connections, transaction
@@ -16,6 +17,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from django_dpop import storage
 from django_dpop.core.errors import ReplayedProof
+from django_dpop.core.nonces import sign_nonce
 from django_dpop.core.policy import ProofPolicy
 from django_dpop.core.proof import verify_proof
 from django_dpop.core.stores import NonceStatus, NonceStore, ReplayStore
@@ -558,6 +560,17 @@ def test_signed_nonce_depends_on_secret_key() -> None:
     with override_settings(SECRET_KEY="another-secret-key-for-another-deployment"):
         assert store.issue("token", now=NOW) != nonce
         assert store.check(nonce, "token", now=NOW) is NonceStatus.INVALID
+
+
+def test_signed_nonce_key_is_derived_not_secret_key_itself() -> None:
+    # The HMAC key is derived from SECRET_KEY for this purpose only: a MAC made with SECRET_KEY
+    # itself (what any other careless use of it would produce) is no nonce.
+    store = SignedNonceStore()
+    step = NOW // PERIOD
+    assert store.check(sign_nonce(b"x" * 32, "token", step), "token", now=NOW) is NonceStatus.INVALID
+    forged = sign_nonce(settings.SECRET_KEY.encode(), "token", step)
+    assert store.check(forged, "token", now=NOW) is NonceStatus.INVALID
+    assert store.check(store.issue("token", now=NOW), "token", now=NOW) is NonceStatus.CURRENT
 
 
 def test_signed_nonce_needs_no_database() -> None:

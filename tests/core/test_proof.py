@@ -939,7 +939,16 @@ def test_ecdsa_r_and_s_out_of_range_are_refused(alg: str, size: int) -> None:
             continue  # r + n does not always fit in ``size`` octets
         forged = bad_r.to_bytes(size, "big") + bad_s.to_bytes(size, "big")
         refused(f"{head}.{payload}.{jws.b64(forged)}", match="signature")
-    for forged in (raw[:-1], raw + b"\0", b"\0" + raw, raw[: size - 1] + raw[size:] + b"\0"):
+    # raw[:size] + b"\0" + raw[size:] still reads as the same (r, s) if split at ``size``: only
+    # the exact length keeps a second spelling of one signature out.
+    for forged in (
+        raw[:-1],
+        raw + b"\0",
+        b"\0" + raw,
+        raw[: size - 1] + raw[size:] + b"\0",
+        raw[:size] + b"\0" + raw[size:],
+        raw[:size] + b"\0" * size + raw[size:],
+    ):
         refused(f"{head}.{payload}.{jws.b64(forged)}", match="signature")
 
 
