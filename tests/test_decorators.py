@@ -19,16 +19,7 @@ from django_dpop.decorators import dpop_required
 from django_dpop.mixins import DPoPRequiredMixin
 from django_dpop.proofs import RESOURCE
 from django_dpop.storage import DatabaseNonceStore
-from tests.contrib.rest_framework import conftest as resource_fixtures
 from tests.factories import make_proof
-
-
-# The resource-server fixtures (keys, users, tokens and bindings made with the ORM).
-key = resource_fixtures.key
-other_key = resource_fixtures.other_key
-user = resource_fixtures.user
-application = resource_fixtures.application
-make_token = resource_fixtures.make_token
 
 
 def describe(request: HttpRequest) -> dict[str, Any]:

@@ -10,11 +10,7 @@ from rest_framework.test import APIClient
 
 from django_dpop.test import DPoPAPIClient
 from example_project.api import MeView
-from tests.contrib.rest_framework import conftest as resource_fixtures
 
-
-user = resource_fixtures.user
-application = resource_fixtures.application
 
 urlpatterns = [path("api/me/", MeView.as_view())]
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]

@@ -16,15 +16,9 @@ from django.urls import path
 
 from django_dpop.http import expected_htu, get_proof, pending_nonce, set_pending_nonce
 from django_dpop.middleware import DPoPNonceMiddleware
-from tests.contrib.rest_framework import conftest as resource_fixtures
 from tests.contrib.rest_framework.test_authentication import MeView
 from tests.factories import make_proof
 
-
-key = resource_fixtures.key
-user = resource_fixtures.user
-application = resource_fixtures.application
-make_token = resource_fixtures.make_token
 
 urlpatterns = [path("api/me/", MeView.as_view())]
 PROXY_SSL = ("HTTP_X_FORWARDED_PROTO", "https")

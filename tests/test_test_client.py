@@ -13,13 +13,7 @@ from django_dpop.client import DPoPKey
 from django_dpop.contrib.rest_framework import DPoPAuthentication
 from django_dpop.core import NonceStatus
 from django_dpop.test import DPoPAPIClient
-from tests.contrib.rest_framework import conftest as resource_fixtures
 from tests.contrib.rest_framework.test_authentication import HasToken
-
-
-user = resource_fixtures.user
-application = resource_fixtures.application
-make_token = resource_fixtures.make_token
 
 
 class EchoView(APIView):

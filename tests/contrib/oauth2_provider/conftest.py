@@ -1,4 +1,4 @@
-"""Fixtures of the DOT authorization-server tests: users, applications, keys, DOT settings."""
+"""Fixtures of the DOT authorization-server tests (keys and ``user`` are in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,9 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from tests.contrib.oauth2_provider.flows import App, make_app
-from tests.factories import TestKey, make_key
-
-
-@pytest.fixture(scope="session")
-def key() -> TestKey:
-    return make_key("ES256")
-
-
-@pytest.fixture(scope="session")
-def other_key() -> TestKey:
-    return make_key("ES256")
-
-
-@pytest.fixture
-def user(db: Any) -> Any:
-    return get_user_model().objects.create_user("alice", password="wonderland")
 
 
 @pytest.fixture
