@@ -752,6 +752,25 @@ def test_replay_failed_nonce_does_not_consume_its_jti(es256: TestKey) -> None:
     assert store.entries == {}
 
 
+def test_replay_stale_proof_does_not_consume_its_jti(es256: TestKey) -> None:
+    # A proof outside the window, refused (or answered with use_dpop_nonce when nonces are
+    # required), leaves its key/htu/jti free for the client's fresh retry.
+    store = MemoryReplayStore()
+    for iat in (WINDOW_START - 1, WINDOW_END + 1):
+        refused(proof_for(es256, iat=iat), match="iat", replay_store=store)
+        stale = proof_for(es256, iat=iat, nonce="current-nonce")  # only the iat is wrong
+        refused(
+            stale,
+            UseDPoPNonce,
+            match="iat",
+            policy=NONCE_POLICY,
+            nonce_checker=check_nonce,
+            replay_store=store,
+        )
+    assert store.entries == {}
+    verify(proof_for(es256), replay_store=store)
+
+
 class _BrokenStore:
     def __init__(self, answer: Any = None, error: Exception | None = None) -> None:
         self.answer, self.error = answer, error
