@@ -582,11 +582,22 @@ def test_introspection_refusals(client, key, remote_as, content):
 
 
 def test_token_of_an_unusable_application(client, key, make_token, monkeypatch):
-    """DOT's ``Application.is_usable`` (a host's way to disable a client) applies to DPoP tokens too."""
+    """DOT's ``Application.is_usable`` (a host's way to disable a client) applies to DPoP tokens too.
+
+    It is called with an oauthlib request, as DOT calls it (a host's override may read it).
+    """
     token = make_token(jkt=key.jkt)
-    monkeypatch.setattr(type(token.application), "is_usable", lambda self, request: False)
-    response = dpop_get(client, token, make_proof(key, "GET", URL, access_token=token.token))
+    seen = []
+
+    def is_usable(self: Any, request: Any) -> bool:
+        seen.append((request.uri, request.http_method))
+        return request.headers.get("HTTP_X_BLOCKED") is None  # DOT passes META
+
+    monkeypatch.setattr(type(token.application), "is_usable", is_usable)
+    headers = {"Authorization": f"DPoP {token.token}", "X-Blocked": "1"}
+    headers["DPoP"] = make_proof(key, "GET", URL, access_token=token.token)
+    response = client.get(URL + "?q=1", headers=headers)
     assert response.status_code == 401
     assert challenge_error(response) == "invalid_token"
-    monkeypatch.undo()
+    assert seen == [("/api/me/?q=1", "GET")]  # what DOT passes: the full path
     assert dpop_get(client, token, make_proof(key, "GET", URL, access_token=token.token)).status_code == 200
