@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from jwt.utils import base64url_encode
+from jwt.utils import base64url_decode, base64url_encode
 
 from .errors import InvalidDPoPProof
 
@@ -25,9 +25,22 @@ PRIVATE_MEMBERS: frozenset[str] = frozenset({"d", "p", "q", "dp", "dq", "qi", "o
 
 # RFC 7518 §6.2.1.2-6.2.1.3, §6.3.1.1-6.3.1.2, RFC 8037 §2: key material is base64url without
 # padding (RFC 7515 §2). pyjwt's decoder skips foreign characters, so "AB!!CD" would build the
-# same key as "ABCD" under another thumbprint: refuse anything outside the alphabet up front.
+# same key as "ABCD" under another thumbprint: refuse anything outside the alphabet up front, and
+# non-canonical final characters (_is_canonical_base64url).
 _KEY_MATERIAL = ("x", "y", "n", "e")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _is_canonical_base64url(value: str) -> bool:
+    # RFC 4648 §3.5: the unused low bits of the last character must be zero. Decoders ignore
+    # them, so "...Fs" and "...Ft" would be one key under two thumbprints: only the canonical
+    # spelling (what every encoder writes) is accepted.
+    if not _BASE64URL.fullmatch(value):
+        return False
+    try:
+        return base64url_encode(base64url_decode(value)).decode("ascii") == value
+    except ValueError:  # binascii.Error: a length of 4k + 1 characters
+        return False
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
@@ -77,6 +90,6 @@ def check_public_jwk(jwk: object) -> Mapping[str, Any]:
         value = jwk.get(name)
         if not isinstance(value, str) or not value:
             raise InvalidDPoPProof(f"jwk header member {name!r} is missing or not a string")
-        if name in _KEY_MATERIAL and not _BASE64URL.fullmatch(value):
+        if name in _KEY_MATERIAL and not _is_canonical_base64url(value):
             raise InvalidDPoPProof(f"jwk header member {name!r} is not base64url")
     return jwk

@@ -132,6 +132,10 @@ def test_private_keys_refused() -> None:
         {"x": "l8tFrhx+34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs"},  # base64, not base64url
         {"x": "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs="},  # padded
         {"x": "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBF!"},
+        {"x": "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFt"},  # the same octets as "...Fs" (RFC 4648 §3.5)
+        {"y": "9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDB"},  # the same octets as "...DA"
+        {"x": "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFsAA"},  # 4k + 1 characters: no octets
+        {"kty": "RSA", "n": RFC7638_JWK["n"][:-1] + "x", "e": "AQAB"},  # "...gw" and "...gx" alike
         {"y": " 9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA"},
         {"crv": 256},
         {"kty": "oct"},
