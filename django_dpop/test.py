@@ -143,8 +143,9 @@ class DPoPAPIClient(APIClient):
         if token is not None:
             environ.setdefault("HTTP_AUTHORIZATION", f"DPoP {token}")
         if "HTTP_DPOP" not in environ:
-            authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
-            ath_token = token if token is not None and authorization == f"DPoP {token}" else None
+            # ``ath`` for the DPoP token actually sent, the client's or one given explicitly.
+            scheme, _, credentials = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
+            ath_token = (credentials.strip() or None) if scheme.lower() == "dpop" else None
             self.last_proof = create_proof(
                 self.dpop_key,
                 str(environ.get("REQUEST_METHOD", "GET")),

@@ -71,6 +71,16 @@ def test_given_token_and_key(make_token):
     assert response.json()["jkt"] == key.thumbprint
 
 
+def test_explicit_dpop_authorization_gets_its_own_ath(make_token):
+    client = DPoPAPIClient()
+    client.obtain_token()
+    other = make_token(jkt=client.dpop_key.thumbprint)
+    response = client.get("/api/echo/", HTTP_AUTHORIZATION=f"dpop {other.token}")
+    assert response.status_code == 200, response.content
+    bearer = client.get("/api/echo/", HTTP_AUTHORIZATION=f"Bearer {other.token}")
+    assert bearer.status_code == 400  # a proof beside a Bearer token; no ath was computed for it
+
+
 def test_client_credentials_token():
     client = DPoPAPIClient()
     access_token = client.obtain_token(scope=["read", "write"])

@@ -255,8 +255,12 @@ def test_no_credentials_without_bearer_support(client, settings):
     assert response.headers["WWW-Authenticate"] == 'DPoP algs="ES256"'
 
 
-def test_other_scheme_is_not_ours(client):
-    response = client.get(URL, headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"})
+@pytest.mark.parametrize(
+    "header", ["Basic YWxpY2U6c2VjcmV0", 'Digest username="alice", realm="api", nonce="x, y"']
+)
+def test_other_scheme_is_not_ours(client, header):
+    # A comma inside another scheme's credentials is not "several credentials" (that is a 400).
+    response = client.get(URL, headers={"Authorization": header})
     assert response.status_code == 401
     assert challenge_error(response) is None
 
