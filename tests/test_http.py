@@ -64,6 +64,21 @@ def test_forwarded_host_ignored_unless_trusted(rf, settings):
     assert expected_htu(request) == "http://api.example.com/api/me/"
 
 
+def test_rfc7239_forwarded_header_is_never_trusted(rf, settings):
+    # Django has no setting for ``Forwarded``; neither has the htu, even with the X- ones trusted.
+    settings.SECURE_PROXY_SSL_HEADER = PROXY_SSL
+    settings.USE_X_FORWARDED_HOST = True
+    request = rf.get("/x", HTTP_FORWARDED="proto=https;host=api.example.com", HTTP_X_FORWARDED_PROTO="http")
+    assert expected_htu(request) == "http://testserver/x"
+
+
+def test_forwarded_proto_of_another_header_name_is_ignored(rf, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_SCHEME", "https")
+    host = {"HTTP_HOST": "api.example.com"}
+    assert expected_htu(rf.get("/x", HTTP_X_FORWARDED_PROTO="https", **host)) == "http://api.example.com/x"
+    assert expected_htu(rf.get("/x", HTTP_X_SCHEME="https", **host)) == "https://api.example.com/x"
+
+
 def test_forwarded_port_only_with_use_x_forwarded_port(rf, settings):
     assert expected_htu(rf.get("/x", HTTP_X_FORWARDED_PORT="8443")) == "http://testserver/x"
     settings.USE_X_FORWARDED_PORT = True
