@@ -122,12 +122,25 @@ def test_key_mismatch(key, other_key, make_token, path):
     assert response.headers["WWW-Authenticate"].startswith('DPoP error="invalid_token"')
 
 
+STOCK_DOT = {
+    "OAUTH2_BACKEND_CLASS": "oauth2_provider.oauth2_backends.OAuthLibCore",
+    "OAUTH2_VALIDATOR_CLASS": "oauth2_provider.oauth2_validators.OAuth2Validator",
+}
+
+
+@pytest.mark.parametrize("validator", ["dpop-validator", "stock-dot"])
 @pytest.mark.parametrize("path", PROTECTED)
-def test_bound_token_as_bearer(key, make_token, path):
+def test_bound_token_as_bearer(key, make_token, path, validator, settings):
+    """RFC 9449 §7.2, even when the host's DOT validator lacks the mixin's downgrade guard."""
+    if validator == "stock-dot":
+        settings.OAUTH2_PROVIDER = STOCK_DOT
     token = make_token(jkt=key.jkt)
     response = call(path, token, scheme="Bearer")
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"
+    # The same token unbound passes the same validator: the binding alone refused it.
+    token.dpop_binding.delete()
+    assert call(path, token, scheme="Bearer").status_code == 200
 
 
 @pytest.mark.parametrize("path", PROTECTED)
