@@ -142,3 +142,14 @@ def test_same_token_and_proof_are_accepted(bound, key, url):
     proof = make_proof(key, "GET", f"http://testserver{url}", access_token=bound.token)
     response = Client().get(url, HTTP_AUTHORIZATION=f"DPoP {bound.token}", HTTP_DPOP=proof)
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example.net", "testserver\u00e9", "a" * 5000, "[::1", "testserver:99999x"]
+)
+@pytest.mark.parametrize("url", PATHS)
+def test_hostile_host_is_a_400(bound, key, url, host):
+    """The htu needs the host: one Django refuses (ALLOWED_HOSTS, syntax) is a 400, never a 500."""
+    proof = make_proof(key, "GET", f"http://{host}{url}", access_token=bound.token)
+    response = Client().get(url, HTTP_HOST=host, HTTP_AUTHORIZATION=f"DPoP {bound.token}", HTTP_DPOP=proof)
+    assert response.status_code == 400
