@@ -144,6 +144,19 @@ def test_bound_token_as_bearer(key, make_token, path, validator, settings):
 
 
 @pytest.mark.parametrize("path", PROTECTED)
+def test_token_for_another_resource(key, make_token, path):
+    """RFC 8707: the token's resources must cover the URI the proof names."""
+    other = make_token(jkt=key.jkt, resource=["https://other.example.com/"])
+    proof = make_proof(key, "GET", f"http://testserver{path}", access_token=other.token)
+    response = call(path, other, proof)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+    ours = make_token(jkt=key.jkt, resource=[f"http://testserver{path}"])
+    proof = make_proof(key, "GET", f"http://testserver{path}", access_token=ours.token)
+    assert call(path, ours, proof).status_code == 200
+
+
+@pytest.mark.parametrize("path", PROTECTED)
 def test_unbound_bearer_token(make_token, path, settings):
     token = make_token()
     response = call(path, token, scheme="Bearer")

@@ -411,6 +411,16 @@ def test_token_for_another_resource(client, key, make_token, settings):
     assert challenge_error(response) == "invalid_token"
 
 
+def test_bearer_token_for_another_resource(client, make_token, dot_classes):
+    """RFC 8707 on the Bearer path too (DOT's check), with either validator."""
+    other = make_token(resource=["https://other.example.com/"])
+    response = client.get(URL, headers={"Authorization": f"Bearer {other.token}"})
+    assert response.status_code == 401
+    assert challenge_error(response, "Bearer") == "invalid_token"
+    ours = make_token(resource=["http://testserver/api/"])
+    assert client.get(URL, headers={"Authorization": f"Bearer {ours.token}"}).status_code == 200
+
+
 def test_token_for_this_resource_behind_a_pinned_origin(client, key, make_token, settings):
     # RFC 8707: the audience is the public URI the client addressed (the proof's htu).
     settings.DPOP_HTU_BASE_URL = "https://api.example.com"
