@@ -11,6 +11,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from .core.policy import DEFAULT_ALGORITHMS, ProofPolicy
@@ -156,8 +157,29 @@ def load_token_validator(entry: Any) -> Any:
     return validator
 
 
-def token_validators(entries: Sequence[Any] | None = None) -> list[Any]:
+# The validators of DPOP_TOKEN_VALIDATORS, resolved once (the setting is looked up on every
+# protected request otherwise); override_settings and pytest-django's ``settings`` send
+# ``setting_changed``, which drops it, so the setting still reads live.
+_RESOLVED: dict[str, tuple[Any, ...]] = {}
+
+
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("DPOP_TOKEN_VALIDATORS", "INSTALLED_APPS"):
+        _RESOLVED.clear()
+
+
+setting_changed.connect(_setting_changed)
+
+
+def token_validators(entries: Sequence[Any] | None = None) -> Sequence[Any]:
     """The validator instances of ``entries`` (default: ``DPOP_TOKEN_VALIDATORS``), in order."""
-    return [
-        load_token_validator(entry) for entry in (conf.DPOP_TOKEN_VALIDATORS if entries is None else entries)
-    ]
+    if entries is not None:
+        return [load_token_validator(entry) for entry in entries]
+    try:
+        return _RESOLVED["setting"]
+    except KeyError:
+        pass
+    resolved = _RESOLVED["setting"] = tuple(
+        load_token_validator(entry) for entry in conf.DPOP_TOKEN_VALIDATORS
+    )
+    return resolved

@@ -99,7 +99,7 @@ def get_authorization(request: HttpRequest) -> Credentials | None:
     return Credentials(scheme=scheme, token=token)
 
 
-def _resolve(validators: Validators) -> list[AccessTokenValidator]:
+def _resolve(validators: Validators) -> Sequence[AccessTokenValidator]:
     """The validator instances to ask; a broken configuration fails closed (503, logged)."""
     try:
         return token_validators(validators)

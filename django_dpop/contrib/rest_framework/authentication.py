@@ -151,7 +151,9 @@ class DPoPAuthentication(_base_class()):  # type: ignore[misc]
         if isinstance(error, StoreUnavailable):
             logger.error("DPoP store unavailable", exc_info=error.__cause__ or error)
             self.send_retry_after(request)
-            return DPoPStoreUnavailable()
+            unavailable = DPoPStoreUnavailable()
+            unavailable.wait = conf.DPOP_RETRY_AFTER  # DRF's exception handler: Retry-After
+            return unavailable
         setattr(request, _ERROR_ATTRIBUTE, error)
         if isinstance(error, UseDPoPNonce) and error.nonce:
             self.send_nonce(request, error.nonce)
@@ -173,7 +175,10 @@ class DPoPAuthentication(_base_class()):  # type: ignore[misc]
         set_pending_nonce(request, nonce)
 
     def send_retry_after(self, request: Request) -> None:
-        """``Retry-After`` on a 503 (RFC 9110 §10.2.3), through the view's ``headers``."""
+        """``Retry-After`` on a 503 (RFC 9110 §10.2.3), through the view's ``headers``.
+
+        Also ``wait`` on the exception, which DRF's own exception handler turns into the header.
+        """
         view = (request.parser_context or {}).get("view")
         headers = getattr(view, "headers", None)
         if isinstance(headers, dict):
