@@ -80,3 +80,29 @@ def test_default_is_empty_without_the_dot_helper(settings):
 def test_checks_are_registered():
     with override_settings(DPOP_TOKEN_VALIDATORS=[]):
         assert Codes.NO_VALIDATORS in [message.id for message in run_checks(tags=["security"])]
+
+
+def test_drf_class_is_dots_when_dot_is_installed():
+    from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+
+    from django_dpop.contrib.rest_framework import DPoPAuthentication
+    from django_dpop.contrib.rest_framework.checks import NOT_DOT_AUTHENTICATION, check_dot_base
+
+    assert issubclass(DPoPAuthentication, OAuth2Authentication)
+    assert check_dot_base() == []
+    assert NOT_DOT_AUTHENTICATION not in [message.id for message in run_checks(tags=["security"])]
+
+
+def test_drf_class_imported_too_early_warns(monkeypatch):
+    from rest_framework.authentication import BaseAuthentication
+
+    from django_dpop.contrib.rest_framework import authentication
+    from django_dpop.contrib.rest_framework.checks import NOT_DOT_AUTHENTICATION, check_dot_base
+
+    class Early(BaseAuthentication):  # what _base_class() gives before the registry is ready
+        pass
+
+    monkeypatch.setattr(authentication, "DPoPAuthentication", Early)
+    (message,) = check_dot_base()
+    assert message.id == NOT_DOT_AUTHENTICATION and message.hint
+    assert NOT_DOT_AUTHENTICATION in [message.id for message in run_checks(tags=["security"])]
