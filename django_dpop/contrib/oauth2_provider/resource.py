@@ -29,7 +29,7 @@ from ...core.errors import DPoPError, InvalidRequest, InvalidToken, StoreUnavail
 from ...core.proof import VerifiedProof
 from ...http import expected_htu, get_proof
 from ...proofs import RESOURCE, verify_request_proof
-from .token_lookup import find_access_token
+from .token_lookup import BINDING_JKT_ATTRIBUTE, find_access_token
 
 
 AUTHORIZATION_HEADER = "HTTP_AUTHORIZATION"
@@ -43,6 +43,7 @@ _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _OUR_SCHEMES = frozenset({DPOP_SCHEME, BEARER_SCHEME})
 # Use the token lookup compiled once (True) or the plain ORM query (False, for comparison).
 COMPILED_LOOKUP = True
+_NOT_LOADED = object()
 
 
 class InvalidBearerToken(InvalidToken):
@@ -112,6 +113,10 @@ def binding_jkt(access_token: Any) -> str | None:
 
     Free when the token was loaded by :func:`load_access_token`; one query otherwise.
     """
+    # Set by the token lookup, bound or not (None), so an unbound token costs no second query.
+    loaded = access_token.__dict__.get(BINDING_JKT_ATTRIBUTE, _NOT_LOADED)
+    if loaded is not _NOT_LOADED:
+        return loaded
     # A missing reverse one-to-one raises RelatedObjectDoesNotExist, an AttributeError.
     binding = getattr(access_token, "dpop_binding", None)
     return binding.jkt if binding is not None else None
