@@ -105,3 +105,40 @@ def test_optional_extra_import_names_the_extra(module: str, blocked: str, extra:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert f"pip install 'django-dpop[{extra}]'" in result.stdout, result.stdout + result.stderr
+
+
+def _floors() -> dict[str, str]:
+    """``name -> lowest version`` of every requirement pyproject declares (``name[extra]>=X``)."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    floors = {}
+    for requirement in requirements:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?>=([0-9][0-9A-Za-z.]*)", requirement)
+        if match is None:
+            assert requirement.startswith("django-dpop["), f"no floor: {requirement}"
+            continue
+        floors[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return floors
+
+
+def test_every_declared_floor_is_the_version_the_lowest_job_installs() -> None:
+    """``.ci/lowest.txt`` pins each floor of pyproject exactly, so CI proves the floors it declares."""
+    from packaging.version import Version
+
+    pins = {}
+    for line in (ROOT / ".ci" / "lowest.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.lower()] = version
+    floors = _floors()
+    assert floors, "pyproject declares no floors"
+    for name, floor in floors.items():
+        assert pins.get(name) == floor, (
+            f"{name}: pyproject says >={floor}, .ci/lowest.txt pins {pins.get(name)}"
+        )
