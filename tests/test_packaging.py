@@ -139,6 +139,7 @@ def test_every_declared_floor_is_the_version_the_lowest_job_installs() -> None:
     floors = _floors()
     assert floors, "pyproject declares no floors"
     for name, floor in floors.items():
-        assert pins.get(name) == floor, (
-            f"{name}: pyproject says >={floor}, .ci/lowest.txt pins {pins.get(name)}"
+        pinned = pins.get(name)
+        assert pinned is not None and Version(pinned) == Version(floor), (
+            f"{name}: pyproject says >={floor}, .ci/lowest.txt pins {pinned}"
         )
