@@ -137,7 +137,7 @@ def example_server(live_server: Any, second_origin: str, nonce_required: bool) -
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 980, "height": 860})
+    context = browser.new_context(viewport={"width": 980, "height": 760})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.seen = []  # (method, path, status, DPoP-Nonce header) of every response
@@ -284,6 +284,17 @@ def test_refusals_are_explained(page: Any, example_server: str) -> None:
     assert "invalid_grant" in message
     assert page.text_content("#session") == "Not signed in."
     screenshot(page, "spa-refusal")
+
+    # Sign out revokes the refresh token (RFC 7009) and with it the access token.
+    sign_in(page, server, spa_url)
+    status(page, "Signed in")
+    assert get_refresh_token_model().objects.filter(revoked__isnull=True).count() == 1
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    status(page, "Signed out: tokens revoked")
+    assert get_refresh_token_model().objects.filter(revoked__isnull=True).count() == 0
+    assert get_access_token_model().objects.count() == 0
+    page.get_by_role("button", name="Call API", exact=True).click()
+    status(page, "Not signed in")
 
 
 def test_cors_refuses_an_origin_not_allowed(page: Any, example_server: str, second_origin: str) -> None:

@@ -229,18 +229,24 @@ async function signOut() {
   const tokens = loadTokens();
   forgetTokens();
   $("me").textContent = "";
+  let revoked = false;
   if (tokens && tokens.refresh_token) {
     const metadata = await discover(tokens.server);
     if (metadata.revocation_endpoint) {
       // RFC 7009; revoking the refresh token revokes its access token at DOT too.
-      await fetch(metadata.revocation_endpoint, {
+      const response = await fetch(metadata.revocation_endpoint, {
         method: "POST",
         credentials: "omit",
         body: new URLSearchParams({ token: tokens.refresh_token, token_type_hint: "refresh_token", client_id: CLIENT_ID }),
-      }).catch(() => {});
+      }).catch(() => null);
+      revoked = Boolean(response && response.ok);
     }
   }
-  status("Signed out: tokens revoked and forgotten (the key stays).");
+  status(
+    revoked
+      ? "Signed out: tokens revoked and forgotten (the key stays)."
+      : "Signed out: tokens forgotten here; the server did not confirm their revocation.",
+  );
 }
 
 async function newKey() {
@@ -285,6 +291,7 @@ async function main() {
     status("WebCrypto needs a secure context: open this page over https or on localhost / 127.0.0.1.", "error");
     return;
   }
+  $("origin").textContent = location.origin;
   $("server").value = localStorage.getItem(SERVER_KEY) || location.origin;
   await loadKey();
   showTokens();
