@@ -93,6 +93,10 @@ _TYPES = frozenset({"dpop+jwt", "application/dpop+jwt"})
 # "+", "/" and any "=" become "*", which strict decoding refuses like every other foreign byte.
 _FROM_BASE64URL = bytes.maketrans(b"-_+/=", b"+/***")
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is never valid: a2b_base64 says so)
+# RFC 4648 §3.5: the last character of a canonical encoding leaves its unused low bits zero
+# (4 of them at length % 4 == 2, 2 at length % 4 == 3). Decoders ignore those bits, so a
+# signature would have up to 16 spellings; only the canonical one (what encoders write) passes.
+_CANONICAL_LAST = (None, None, frozenset(b"AQgw"), frozenset(b"AEIMQUYcgkosw048"))
 _new_tuple = tuple.__new__
 _MAX_CACHED_HEADER = 4096  # octets of base64url: an 8192-bit RSA jwk header is about 1.9 k
 NonceChecker = Callable[[str], NonceStatus]
@@ -253,6 +257,9 @@ def _verify_signature(header: _Header, signing_input: bytes, signature_segment: 
     the encoding or of the cryptography, is a refusal (fail closed).
     """
     try:
+        last = _CANONICAL_LAST[len(signature_segment) & 3]
+        if last is not None and signature_segment[-1] not in last:
+            return False
         signature = a2b_base64(
             signature_segment.translate(_FROM_BASE64URL) + _PADDING[len(signature_segment) & 3],
             strict_mode=True,

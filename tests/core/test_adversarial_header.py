@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from jwt.utils import base64url_decode
 
 from django_dpop.core import DEFAULT_ALGORITHMS, ProofPolicy
 from tests.core import jws
@@ -165,3 +166,17 @@ def test_ed448_signature_under_ed25519_header_with_ed448_key_refused() -> None:
     proof = jws.compact(key, jws.header_for(key, alg="Ed25519"), payload(), alg="EdDSA")
     refused(proof, "key type does not match alg")
     verify(jws.compact(key, jws.header_for(key, alg="Ed448"), payload(), alg="EdDSA"))
+
+
+# 64 octets (ES256, Ed25519) and 256 (RS256) leave 4 unused bits in the last character; 114
+# (Ed448) leave none.
+@pytest.mark.parametrize("alg", ["ES256", "Ed25519", "RS256"])
+def test_signature_with_non_canonical_base64url_is_refused(alg: str) -> None:
+    # RFC 4648 §3.5: the same signature octets with the last character's unused bits set.
+    proof = signed(key_for(alg))
+    head, _, signature = proof.rpartition(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    variant = alphabet[alphabet.index(signature[-1]) | 1]
+    assert base64url_decode(signature[:-1] + variant) == base64url_decode(signature)
+    refused(f"{head}.{signature[:-1]}{variant}", "signature is invalid")
+    verify(proof)  # control
