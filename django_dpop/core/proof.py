@@ -1,9 +1,10 @@
 """DPoP proof verification: every check of RFC 9449 §4.3, cheapest first.
 
 Order: size, header count and compact-JWS structure (checks 1-2), JOSE header (checks 4, 5, 7,
-``crit``), claims and their types (check 3), then the values the request fixes (checks 8, 9, 11
-and 12a), then the key and the signature (checks 7 and 6), then the nonce (check 10) and the
-replay store (§11.1). Nothing reaches cryptography (not even building the key) before every
+``crit``, ``b64``, members naming another key, canonical key material), claims and their types
+(check 3), then the values the request fixes (checks 8, 9, 11, RFC 7519 ``exp`` / ``nbf`` /
+``aud``, and 12a), then the key and the signature (checks 7 and 6), then the nonce (check 10)
+and the replay store (§11.1). docs/security.md lists every rule. Nothing reaches cryptography (not even building the key) before every
 cheap check passed, and a failed proof never reaches the replay store, so it cannot burn a
 ``jti``.
 
