@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+
 try:
     from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
