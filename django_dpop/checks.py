@@ -55,6 +55,7 @@ class Codes:
     REPLAY_DISABLED = "django_dpop.W002"
     NONCE_ROLLED_BACK = "django_dpop.W003"
     CLOCK_SKEW_LARGE = "django_dpop.W004"
+    NONCE_ON_EVERY_RESPONSE = "django_dpop.E050"
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
@@ -351,5 +352,10 @@ _CHECKS: tuple[Callable[[], list[CheckMessage]], ...] = (
         "DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS",
         Codes.BIND_CONFIDENTIAL_REFRESH_TOKENS,
         "True binds refresh tokens of confidential clients to the DPoP key too (RFC 9449 §5).",
+    ),
+    _check_bool(
+        "DPOP_NONCE_ON_EVERY_RESPONSE",
+        Codes.NONCE_ON_EVERY_RESPONSE,
+        "True sends the current DPoP-Nonce on every response to a request with a proof (RFC 9449 §8.2).",
     ),
 )

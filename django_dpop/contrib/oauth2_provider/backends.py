@@ -20,7 +20,7 @@ from oauthlib.common import Request as OAuthlibRequest
 from ...core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
 from ...core.proof import VerifiedProof
 from ...http import get_proof
-from ...proofs import TOKEN_ENDPOINT, next_nonce, verify_request_proof
+from ...proofs import TOKEN_ENDPOINT, response_nonce, verify_request_proof
 
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,27 @@ def dpop_error_response(exc: DPoPError) -> tuple[dict[str, str], str, int]:
     return headers, body, status
 
 
+def add_response_nonce(
+    headers: dict[str, str], request: HttpRequest, proof: VerifiedProof | None, status: int
+) -> None:
+    """Put a ``DPoP-Nonce`` on a token or PAR endpoint response when one is due (RFC 9449 §8.2).
+
+    A newer nonce on a success whose nonce is about to expire; with
+    ``DPOP_NONCE_ON_EVERY_RESPONSE``, the current one on every answer to a request with a proof.
+    A response that has one already (``use_dpop_nonce``) or says the store failed (503) is left.
+    """
+    if "DPoP-Nonce" in headers or status == 503:
+        return
+    try:
+        nonce = response_nonce(request, TOKEN_ENDPOINT, proof)
+    except StoreUnavailable:
+        # The answer stands; the client will get use_dpop_nonce next time.
+        log.warning("DPoP nonce store unavailable; no DPoP-Nonce on this response")
+        return
+    if nonce:
+        headers["DPoP-Nonce"] = nonce
+
+
 class DPoPOAuthLibCoreMixin:
     """Mix into an ``OAuthLibCore`` subclass (before it) to add DPoP to DOT's endpoints."""
 
@@ -94,6 +115,7 @@ class DPoPOAuthLibCoreMixin:
             proof = self.token_endpoint_proof(request)
         except DPoPError as exc:
             headers, body, status = dpop_error_response(exc)
+            add_response_nonce(headers, request, None, status)
             return None, headers, body, status
         uri, headers, body, status = super().create_token_response(request)  # type: ignore[misc]
         headers = dict(headers)
@@ -101,15 +123,7 @@ class DPoPOAuthLibCoreMixin:
         # OAuth2Error`` without oauthlib's default headers (RFC 6749 §5.1, §5.2).
         for name, value in TOKEN_RESPONSE_HEADERS.items():
             headers.setdefault(name, value)
-        if proof is not None and status == 200:
-            try:
-                nonce = next_nonce(proof, TOKEN_ENDPOINT)
-            except StoreUnavailable:
-                # The tokens are issued already; the client will get use_dpop_nonce next time.
-                log.warning("DPoP nonce store unavailable; no fresh DPoP-Nonce on this response")
-                nonce = None
-            if nonce:
-                headers["DPoP-Nonce"] = nonce
+        add_response_nonce(headers, request, proof if status == 200 else None, status)
         return uri, headers, body, status
 
     def _get_extra_credentials(self, request: HttpRequest) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ from ...conf import conf
 from ...core.errors import DPoPError
 from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, dpop_error_response
 from .forms import DPoPAllowForm
+from .par_views import PushedAuthorizationMixin, par_metadata
 from .resource import binding_jkt, token_checksum
 from .validators import is_jkt
 
@@ -124,8 +125,10 @@ class CompatDeviceAuthorizationView(DeviceAuthorizationView):
         return headers, response, status
 
 
-class DPoPAuthorizationView(AuthorizationView):
-    """DOT's authorization endpoint accepting ``dpop_jkt`` (RFC 9449 §10).
+class DPoPAuthorizationView(PushedAuthorizationMixin, AuthorizationView):
+    """DOT's authorization endpoint accepting ``dpop_jkt`` (RFC 9449 §10) and ``request_uri``.
+
+    ``request_uri`` (RFC 9126 §4) is :class:`~.par_views.PushedAuthorizationMixin`'s.
 
     The thumbprint is checked (43 base64url characters), carried through the consent form's
     hidden field, and handed to oauthlib as a credential, so the validator stores it with the
@@ -220,6 +223,7 @@ class DPoPMetadataMixin:
             return response
         data = json.loads(response.content)
         data["dpop_signing_alg_values_supported"] = list(conf.DPOP_ALLOWED_ALGORITHMS)
+        data.update(par_metadata(request))
         patched = http.JsonResponse(data, status=response.status_code)
         for name, value in response.items():
             if name.lower() not in ("content-type", "content-length"):
