@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import router, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OAuthlibRequest
 
 from .models import ApplicationPolicy, PushedAuthorizationRequest
@@ -104,6 +105,13 @@ def collect_parameters(request: HttpRequest) -> dict[str, list[str]]:
             raise PushedAuthorizationError(f"The {name} parameter is repeated (RFC 6749 §3.1).")
         parameters[name] = list(values)
     return parameters
+
+
+def check_pkce_method(parameters: dict[str, list[str]]) -> None:
+    """Refuse ``plain`` PKCE at the push already when DOT refuses it at the code (RFC 9700 §2.1.1)."""
+    plain = parameters.get("code_challenge_method") == ["plain"]
+    if plain and getattr(oauth2_settings, "COMPLIANT_BCP_RFC9700_PKCE_METHOD", False) is True:
+        raise PushedAuthorizationError('Unsupported "plain" code_challenge_method; use "S256".')
 
 
 def query_string(parameters: dict[str, list[str]]) -> str:

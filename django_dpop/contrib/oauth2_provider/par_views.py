@@ -144,6 +144,7 @@ class PushedAuthorizationRequestView(OAuthLibMixin, View):
             raise par.PushedAuthorizationError(
                 exc.description or "Invalid authorization request.", exc.error or "invalid_request", status
             ) from exc
+        par.check_pkce_method(parameters)
         request_uri, expires_in = par.store(client, parameters)
         return {"request_uri": request_uri, "expires_in": expires_in}, 201
 
