@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauthlib.common import Request as OAuthlibRequest
 
@@ -60,7 +61,10 @@ def dpop_error_response(exc: DPoPError) -> tuple[dict[str, str], str, int]:
 
 
 def add_response_nonce(
-    headers: dict[str, str], request: HttpRequest, proof: VerifiedProof | None, status: int
+    headers: MutableMapping[str, str] | HttpResponse,
+    request: HttpRequest,
+    proof: VerifiedProof | None,
+    status: int,
 ) -> None:
     """Put a ``DPoP-Nonce`` on a token or PAR endpoint response when one is due (RFC 9449 §8.2).
 

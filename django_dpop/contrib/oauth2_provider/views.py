@@ -32,7 +32,7 @@ from oauthlib.oauth2.rfc8628 import errors as rfc8628_errors
 
 from ...conf import conf
 from ...core.errors import DPoPError
-from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, dpop_error_response
+from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, add_response_nonce, dpop_error_response
 from .forms import DPoPAllowForm
 from .par_views import PushedAuthorizationMixin, par_metadata
 from .resource import binding_jkt, token_checksum
@@ -103,7 +103,10 @@ class DPoPTokenView(TokenView):
             # Last value wins, as in DOT's extract_body. A missing or empty device_code is a
             # malformed request (RFC 6749 §5.2): DOT raises KeyError there, and oauthlib's
             # pre-token hook DoesNotExist, both 500s.
-            return self.device_flow_token_response(request, request.POST.get("device_code", ""))
+            response = self.device_flow_token_response(request, request.POST.get("device_code", ""))
+            # DPOP_NONCE_ON_EVERY_RESPONSE: the polls' authorization_pending answers too (§8.2).
+            add_response_nonce(response, request, None, response.status_code)
+            return response
         return self.authorization_flow_token_response(request)
 
 
