@@ -49,6 +49,7 @@ FAPI2_OAUTH2_PROVIDER: dict[str, Any] = {
     "PAR_REQUEST_URI_LIFETIME_SECONDS": 60,
     "PKCE_REQUIRED": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ROTATE_REFRESH_TOKEN": False,
 }
@@ -192,3 +193,15 @@ def test_token_endpoint_proof_window_too(client: Client, app: App, key: TestKey)
         json_error(post_token(client, app, {"grant_type": "client_credentials"}, proof=proof))
         == "invalid_dpop_proof"
     )
+
+
+def test_authorization_response_carries_iss(client: Client, browser: Client, app: App, key: TestKey) -> None:
+    """§5.3.2.1: RFC 9207 ``iss`` in the authorization response, for pushed requests too."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.contrib.oauth2_provider.par_flows import authorize_url
+
+    response = browser.get(authorize_url(app, pushed(push(client, app, push_params(app)[0], key=key))))
+    assert response.status_code == 302
+    query = parse_qs(urlsplit(response["Location"]).query)
+    assert query["code"] and query["iss"] == ["http://testserver/o"]  # DOT: the issuer is the mount point
