@@ -101,6 +101,9 @@ def collect_parameters(request: HttpRequest) -> dict[str, list[str]]:
             raise PushedAuthorizationError("request_uri is not allowed in a pushed request (RFC 9126 §2.1).")
         if name == "request":
             raise PushedAuthorizationError("Request objects (the request parameter) are not supported.")
+        if "\x00" in name or any("\x00" in value for value in values):
+            # No OAuth parameter holds a NUL (RFC 6749 App. A), and PostgreSQL cannot store one.
+            raise PushedAuthorizationError("A parameter contains a NUL character.")
         if len(values) != 1 and name not in REPEATABLE_PARAMETERS:
             raise PushedAuthorizationError(f"The {name} parameter is repeated (RFC 6749 §3.1).")
         parameters[name] = list(values)
