@@ -166,6 +166,9 @@ def consume(request_uri: str, client_id: str | None) -> dict[str, list[str]]:
     whoever holds it); an expired one is deleted. The delete decides between two concurrent
     uses: exactly one of them deletes the row.
     """
+    if not request_uri.startswith(REQUEST_URI_PREFIX) or len(request_uri) > 255 or "\x00" in request_uri:
+        # Not one of ours; never handed to the database (PostgreSQL refuses a NUL in text).
+        raise PushedAuthorizationError("The request_uri is unknown or has been used.", INVALID_REQUEST_URI)
     model = PushedAuthorizationRequest
     with transaction.atomic(using=router.db_for_write(model)):
         record = (

@@ -490,3 +490,44 @@ def test_stale_nonce_keeps_being_accepted_across_a_rotation(
     response = push(client, app, push_params(app)[0], key=key, nonce=previous)
     pushed(response)  # accepted: no use_dpop_nonce loop at a rotation
     assert response["DPoP-Nonce"] == store.issue(TOKEN_ENDPOINT) != previous
+
+
+# -- hostile inputs: a clear 4xx, never a 500, nothing stored ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"HTTP_AUTHORIZATION": "Basic ü"},
+        {"HTTP_AUTHORIZATION": "Basic " + "A" * 10_000},
+        {"HTTP_AUTHORIZATION": "Basic !!!"},
+    ],
+    ids=["non-ascii-basic", "huge-basic", "not-base64"],
+)
+def test_hostile_client_authentication(client: Client, app_factory: Any, headers: dict[str, str]) -> None:
+    from urllib.parse import urlencode
+
+    app = app_factory(CODE)
+    response = client.post(
+        PAR_URL, urlencode(push_params(app)[0]), content_type="application/x-www-form-urlencoded", **headers
+    )
+    assert json_error(response, 401) == "invalid_client"
+    _nothing_stored()
+
+
+@pytest.mark.parametrize(
+    "proof", ["x" * 20_000, "a.b.c", "", "ü.ü.ü"], ids=["huge", "garbage", "empty", "non-ascii"]
+)
+def test_hostile_proofs(client: Client, app: App, proof: str) -> None:
+    response = push(client, app, push_params(app)[0], proof=proof)
+    assert json_error(response) == "invalid_dpop_proof"
+    _nothing_stored()
+
+
+@pytest.mark.parametrize(
+    "request_uri",
+    [REQUEST_URI_PREFIX + "x" * 10_000, "ü", REQUEST_URI_PREFIX + "\x00", "https://attacker.example/r"],
+    ids=["huge", "non-ascii", "nul", "url"],
+)
+def test_hostile_request_uris(browser: Client, app: App, request_uri: str) -> None:
+    assert page_error(browser.get(authorize_url(app, request_uri))) == "invalid_request_uri"

@@ -70,3 +70,10 @@ def test_push_through_the_view_on_postgres(pg_app: App) -> None:
     hostile, _verifier = push_params(pg_app, state="a\x00b")
     assert json_error(push(client, pg_app, hostile)) == "invalid_request"
     assert PushedAuthorizationRequest.objects.using("postgres").count() == 1
+
+
+@pytest.mark.parametrize("request_uri", [par.REQUEST_URI_PREFIX + "\x00", par.REQUEST_URI_PREFIX + "x" * 300])
+def test_hostile_request_uri_on_postgres(pg_app: App, request_uri: str) -> None:
+    with pytest.raises(par.PushedAuthorizationError) as refused:
+        par.consume(request_uri, pg_app.client_id)
+    assert refused.value.error == par.INVALID_REQUEST_URI
