@@ -38,6 +38,7 @@ MAX_LIFETIME = 599
 CLIENT_AUTH_PARAMETERS = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
 # RFC 8707 §2: the only authorization request parameter that may repeat.
 REPEATABLE_PARAMETERS = frozenset({"resource"})
+CLEANUP_BATCH = 100
 #: The error of a request_uri that is unknown, used, expired or another client's (RFC 9101 §7).
 INVALID_REQUEST_URI = "invalid_request_uri"
 
@@ -146,12 +147,19 @@ def store(application: Any, parameters: dict[str, list[str]]) -> tuple[str, int]
             "The server's request_uri lifetime is misconfigured.", "server_error", 500
         )
     request_uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(REQUEST_URI_BYTES)
-    PushedAuthorizationRequest.objects.create(
+    now = timezone.now()
+    requests = PushedAuthorizationRequest.objects
+    requests.create(
         request_uri=request_uri,
         application=application,
         parameters=parameters,
-        expires=timezone.now() + timedelta(seconds=lifetime),
+        expires=now + timedelta(seconds=lifetime),
     )
+    # Pushes that were never used: each push reclaims up to CLEANUP_BATCH of them, so the table
+    # stays small without a cron job (DOT main leaves this to cleartokens).
+    expired = list(requests.filter(expires__lt=now).values_list("pk", flat=True)[:CLEANUP_BATCH])
+    if expired:
+        requests.filter(pk__in=expired).delete()
     return request_uri, lifetime
 
 

@@ -338,6 +338,13 @@ def test_expired_request_uri_is_refused(client: Client, browser: Client, app: Ap
     _nothing_stored()
 
 
+def test_unused_expired_pushes_are_reclaimed(client: Client, app: App) -> None:
+    pushed(push(client, app, push_params(app)[0]))
+    PushedAuthorizationRequest.objects.update(expires=timezone.now() - timedelta(seconds=1))
+    fresh = pushed(push(client, app, push_params(app)[0]))
+    assert list(PushedAuthorizationRequest.objects.values_list("request_uri", flat=True)) == [fresh]
+
+
 def test_unknown_request_uri_is_refused(browser: Client, app: App) -> None:
     assert page_error(browser.get(authorize_url(app, REQUEST_URI_PREFIX + "guess"))) == "invalid_request_uri"
 
