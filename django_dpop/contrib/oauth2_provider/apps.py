@@ -19,6 +19,7 @@ class DPoPOAuth2ProviderConfig(AppConfig):
         register(Tags.urls)(check_urls)
         register(Tags.security)(check_par)
         if apps.is_installed("rest_framework"):
-            from ..rest_framework.checks import check_default_authentication_classes
+            from ..rest_framework.checks import check_default_authentication_classes, check_dot_base
 
             register(Tags.security)(check_default_authentication_classes)
+            register(Tags.security)(check_dot_base)

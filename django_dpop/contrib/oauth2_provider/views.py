@@ -35,7 +35,7 @@ from ...core.errors import DPoPError
 from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, add_response_nonce, dpop_error_response
 from .forms import DPoPAllowForm
 from .par_views import PushedAuthorizationMixin, par_metadata
-from .resource import binding_jkt, token_checksum
+from .tokens import binding_jkt, token_checksum
 from .validators import is_jkt
 
 
