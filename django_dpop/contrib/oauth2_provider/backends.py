@@ -20,8 +20,9 @@ from oauthlib.common import Request as OAuthlibRequest
 
 from ...core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
 from ...core.proof import VerifiedProof
-from ...http import get_proof
+from ...http import get_proof, pending_nonce, set_pending_nonce
 from ...proofs import TOKEN_ENDPOINT, response_nonce, verify_request_proof
+from ...resource import refusal_nonce, success_nonce
 
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,12 @@ def add_response_nonce(
         return
     if nonce:
         headers["DPoP-Nonce"] = nonce
+
+
+def _park_nonce(request: HttpRequest, nonce: str | None) -> None:
+    """A resource nonce for DOT's surfaces: UserInfo sends it, ``DPoPNonceMiddleware`` the others."""
+    if nonce:
+        set_pending_nonce(request, nonce)
 
 
 class DPoPOAuthLibCoreMixin:
@@ -163,11 +170,16 @@ class DPoPOAuthLibCoreMixin:
             validated, proof = verify_dpop_token(request, credentials.token, [DOTTokenValidator])
             access_token = validated.auth
         except DPoPError as exc:
+            _park_nonce(request, refusal_nonce(request, exc))
             return exc
         except Exception:  # a broken store or store setting: refuse, never 500
             log.exception("DPoP resource authentication failed unexpectedly")
             return StoreUnavailable()
         setattr(request, _RESOURCE_AUTH, (credentials.token, access_token, proof))
+        try:
+            _park_nonce(request, success_nonce(request, proof))
+        except StoreUnavailable:
+            log.warning("DPoP nonce store unavailable; no DPoP-Nonce on this response")
         return None
 
     def verify_request(self, request: HttpRequest, scopes: list[str]) -> tuple[bool, Any]:
@@ -193,8 +205,9 @@ class DPoPOAuthLibCoreMixin:
         error = self._authenticate_dpop(request)
         if error is not None:
             headers = {"WWW-Authenticate": challenges(error), "Cache-Control": "no-store"}
-            if isinstance(error, UseDPoPNonce) and error.nonce:
-                headers["DPoP-Nonce"] = error.nonce
+            nonce = pending_nonce(request)  # use_dpop_nonce's, or DPOP_NONCE_ON_EVERY_RESPONSE's
+            if nonce:
+                headers["DPoP-Nonce"] = nonce
             if isinstance(error, StoreUnavailable):
                 headers["Retry-After"] = retry_after()
             body = json.dumps({"error": error.error, "error_description": error.description})
@@ -204,7 +217,11 @@ class DPoPOAuthLibCoreMixin:
         if auth is None:
             return super().create_userinfo_response(request)  # type: ignore[misc]
         with preloaded_access_token(auth[1]):
-            return super().create_userinfo_response(request)  # type: ignore[misc]
+            uri, headers, body, status = super().create_userinfo_response(request)  # type: ignore[misc]
+        nonce = pending_nonce(request)
+        if nonce:
+            headers = {**dict(headers), "DPoP-Nonce": nonce}
+        return uri, headers, body, status
 
     # -- what oauthlib sees ----------------------------------------------------------------------
 
