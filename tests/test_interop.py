@@ -99,14 +99,24 @@ def _logged_in_browser(base: str, user: object) -> requests.Session:
     return browser
 
 
-@pytest.mark.parametrize("nonce_required", [False, True], ids=["no-nonce", "nonce-required"])
-def test_requests_oauth2client_par_with_dpop(live_server, public_client, user, nonce_required) -> None:
+@pytest.mark.parametrize(
+    ("nonce_required", "every_response"),
+    [(False, False), (True, False), (True, True)],
+    ids=["no-nonce", "nonce-required", "nonce-on-every-response"],
+)
+def test_requests_oauth2client_par_with_dpop(
+    live_server, public_client, user, nonce_required, every_response
+) -> None:
     """RFC 9126 + RFC 9449 §10.1: requests-oauth2client pushes with a proof (and dpop_jkt), the user
     authorizes the request_uri, the code is exchanged with the same key, and the token works."""
     user.set_password("interop-password")
     user.save()
     base = live_server.url
-    with override_settings(ROOT_URLCONF="example_project.urls", DPOP_NONCE_REQUIRED=nonce_required):
+    with override_settings(
+        ROOT_URLCONF="example_project.urls",
+        DPOP_NONCE_REQUIRED=nonce_required,
+        DPOP_NONCE_ON_EVERY_RESPONSE=every_response,
+    ):
         metadata = requests.get(f"{base}/.well-known/oauth-authorization-server", timeout=10).json()
         assert metadata["pushed_authorization_request_endpoint"] == f"{base}/o/par/"
         client = OAuth2Client(
@@ -134,6 +144,7 @@ def test_requests_oauth2client_par_with_dpop(live_server, public_client, user, n
         response = requests.get(f"{base}/api/me/", auth=token, timeout=10)
         assert response.status_code == 200, response.text
         assert response.json()["jkt"] == authorization_request.dpop_key.dpop_jkt
+        assert ("DPoP-Nonce" in response.headers) is every_response
 
         # The request_uri was spent by the first authorization request (RFC 9126 §4).
         again = browser.get(str(par_request.uri), allow_redirects=False, timeout=10)
