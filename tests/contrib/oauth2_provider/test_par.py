@@ -538,3 +538,26 @@ def test_hostile_proofs(client: Client, app: App, proof: str) -> None:
 )
 def test_hostile_request_uris(browser: Client, app: App, request_uri: str) -> None:
     assert page_error(browser.get(authorize_url(app, request_uri))) == "invalid_request_uri"
+
+
+def test_repeated_resource_is_pushed_and_kept(client: Client, browser: Client, app: App) -> None:
+    """RFC 8707 §2: ``resource`` may repeat; every value reaches the code, through the consent form."""
+    from urllib.parse import urlencode
+
+    params, _verifier = push_params(app)
+    body = (
+        urlencode(params)
+        + "&"
+        + urlencode([("resource", "https://a.example/"), ("resource", "https://b.example/")])
+    )
+    headers = {}
+    if not app.public:
+        import base64
+
+        pair = f"{app.client_id}:{app.secret}".encode()
+        headers["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(pair).decode()
+    request_uri = pushed(
+        client.post(PAR_URL, body, content_type="application/x-www-form-urlencoded", **headers)
+    )
+    code = authorize_pushed(browser, app, request_uri)
+    assert get_grant_model().objects.get(code=code).resource == ["https://a.example/", "https://b.example/"]
