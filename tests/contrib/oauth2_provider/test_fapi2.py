@@ -1,8 +1,8 @@
 """The FAPI 2.0 Security Profile requirements on DPoP, PAR and the code binding, run against the
 configuration of ``docs/fapi2.md`` (DOT + django-dpop), through DOT's real views.
 
-Section numbers are those of FAPI 2.0 Security Profile (final, 2025) §5.3.2 (authorization server)
-and §5.4 (cryptography); each test names the requirement it runs.
+Requirements of FAPI 2.0 Security Profile (final, 2025): "AS" marks the authorization server
+requirements, "cryptography" the algorithm ones; each test names the requirement it runs.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def fapi2(settings: Any) -> None:
 
 @pytest.fixture
 def app(app_factory: Any) -> App:
-    """A FAPI 2.0 client: confidential, DPoP-bound access tokens only (§5.3.2.1: sender-constrained)."""
+    """A FAPI 2.0 client: confidential, DPoP-bound access tokens only (AS: sender-constrained)."""
     app = app_factory(CODE, skip_authorization=True)
     ApplicationPolicy.objects.create(application=app.application, dpop_bound_access_tokens=True)
     return app
@@ -79,7 +79,7 @@ def test_the_configuration_passes_the_system_checks() -> None:
 
 @pytest.mark.parametrize("alg", ["PS256", "ES256", "EdDSA"])
 def test_par_dpop_flow_with_each_fapi_algorithm(client: Client, browser: Client, app: App, alg: str) -> None:
-    """§5.4.1: PS256, ES256 and EdDSA (Ed25519) proofs; §5.3.2.1: PAR, DPoP, code bound to the key."""
+    """cryptography: PS256, ES256 and EdDSA (Ed25519) proofs; AS: PAR, DPoP, code bound to the key."""
     key = make_key(alg)
     params, verifier = push_params(app)
     response = push(client, app, params, key=key)
@@ -92,7 +92,7 @@ def test_par_dpop_flow_with_each_fapi_algorithm(client: Client, browser: Client,
 
 @pytest.mark.parametrize("alg", ["RS256", "ES384", "ES512"])
 def test_other_algorithms_are_refused(client: Client, app: App, alg: str) -> None:
-    """§5.4.1: only PS256, ES256, EdDSA."""
+    """cryptography: only PS256, ES256, EdDSA."""
     key = make_key(alg)
     assert json_error(push(client, app, push_params(app)[0], key=key)) == "invalid_dpop_proof"
     assert (
@@ -102,20 +102,20 @@ def test_other_algorithms_are_refused(client: Client, app: App, alg: str) -> Non
 
 
 def test_authorization_requests_without_par_are_refused(browser: Client, app: App) -> None:
-    """§5.3.2.1: shall reject authorization requests sent without PAR."""
+    """AS: shall reject authorization requests sent without PAR."""
     params, _verifier = push_params(app)
     assert page_error(browser.get(f"{AUTHORIZE_URL}?{urlencode(params)}")) == "invalid_request"
     assert not get_grant_model().objects.exists()
 
 
 def test_request_uri_expires_in_below_600(client: Client, app: App, key: TestKey) -> None:
-    """§5.3.2.1 (PAR): ``expires_in`` of the request_uri below 600 seconds."""
+    """AS, PAR: ``expires_in`` of the request_uri below 600 seconds."""
     body = json.loads(push(client, app, push_params(app)[0], key=key).content)
     assert 0 < body["expires_in"] < 600
 
 
 def test_pkce_s256_is_required(client: Client, app: App, key: TestKey) -> None:
-    """§5.3.2.1: PKCE with S256 is required."""
+    """AS: PKCE with S256 is required."""
     params, _verifier = push_params(app)
     without = {k: v for k, v in params.items() if not k.startswith("code_challenge")}
     assert json_error(push(client, app, without, key=key)) == "invalid_request"
@@ -124,14 +124,14 @@ def test_pkce_s256_is_required(client: Client, app: App, key: TestKey) -> None:
 
 
 def test_client_must_bind_the_code(client: Client, app: App) -> None:
-    """§5.3.2.1: sender-constrained tokens only, hence a code bound at PAR (RFC 9449 §10.1)."""
+    """AS: sender-constrained tokens only, hence a code bound at PAR (RFC 9449 §10.1)."""
     assert json_error(push(client, app, push_params(app)[0])) == "invalid_dpop_proof"
 
 
 def test_code_exchange_needs_the_key_of_the_push(
     client: Client, browser: Client, app: App, key: TestKey, other_key: TestKey
 ) -> None:
-    """§5.3.2.1: authorization code binding to the DPoP key (RFC 9449 §10.1)."""
+    """AS: authorization code binding to the DPoP key (RFC 9449 §10.1)."""
     params, verifier = push_params(app)
     code = authorize_pushed(browser, app, pushed(push(client, app, params, key=key)), consent=False)
     assert json_error(post_token(client, app, code_exchange(code, verifier))) == "invalid_dpop_proof"
@@ -142,7 +142,7 @@ def test_code_exchange_needs_the_key_of_the_push(
 
 
 def test_proof_and_dpop_jkt_must_agree(client: Client, app: App, key: TestKey, other_key: TestKey) -> None:
-    """RFC 9449 §10.1, which §5.3.2.1 requires."""
+    """RFC 9449 §10.1, which AS requires."""
     params, _verifier = push_params(app, dpop_jkt=other_key.jkt)
     assert json_error(push(client, app, params, key=key)) == "invalid_request"
 
@@ -153,7 +153,7 @@ def test_proof_and_dpop_jkt_must_agree(client: Client, app: App, key: TestKey, o
     ids=["future-10s", "now", "past-58s", "future-11s", "future-61s", "past-62s"],
 )
 def test_proof_iat_window(client: Client, app: App, key: TestKey, offset: int, accepted: bool) -> None:
-    """§5.3.2.1 (clock skew): iat up to 10 s in the future accepted, more than 60 s refused; and
+    """AS, clock skew: iat up to 10 s in the future accepted, more than 60 s refused; and
     a proof older than 60 s refused (RFC 9449 §11.1, the window of this configuration)."""
     iat = int(time.time()) + offset
     response = push(client, app, push_params(app)[0], proof=par_proof(key, iat=iat))
@@ -164,7 +164,7 @@ def test_proof_iat_window(client: Client, app: App, key: TestKey, offset: int, a
 
 
 def test_codes_live_at_most_60_seconds(client: Client, browser: Client, app: App, key: TestKey) -> None:
-    """§5.3.2.1: authorization codes with a maximum lifetime of 60 seconds."""
+    """AS: authorization codes with a maximum lifetime of 60 seconds."""
     code = authorize_pushed(
         browser, app, pushed(push(client, app, push_params(app)[0], key=key)), consent=False
     )
@@ -173,7 +173,7 @@ def test_codes_live_at_most_60_seconds(client: Client, browser: Client, app: App
 
 
 def test_refresh_tokens_are_not_rotated(client: Client, browser: Client, app: App, key: TestKey) -> None:
-    """§5.3.2.1: no refresh token rotation: a retry with the same refresh token succeeds."""
+    """AS: no refresh token rotation: a retry with the same refresh token succeeds."""
     params, verifier = push_params(app)
     code = authorize_pushed(browser, app, pushed(push(client, app, params, key=key)), consent=False)
     tokens = json.loads(post_token(client, app, code_exchange(code, verifier), key=key).content)
@@ -196,7 +196,7 @@ def test_token_endpoint_proof_window_too(client: Client, app: App, key: TestKey)
 
 
 def test_authorization_response_carries_iss(client: Client, browser: Client, app: App, key: TestKey) -> None:
-    """§5.3.2.1: RFC 9207 ``iss`` in the authorization response, for pushed requests too."""
+    """AS: RFC 9207 ``iss`` in the authorization response, for pushed requests too."""
     from urllib.parse import parse_qs, urlsplit
 
     from tests.contrib.oauth2_provider.par_flows import authorize_url
