@@ -41,6 +41,10 @@ class Settings:
         return getattr(settings, "DPOP_NONCE_REQUIRED", False)
 
     @property
+    def DPOP_NONCE_ON_EVERY_RESPONSE(self) -> bool:
+        return getattr(settings, "DPOP_NONCE_ON_EVERY_RESPONSE", False)
+
+    @property
     def DPOP_NONCE_LIFETIME(self) -> int:
         return getattr(settings, "DPOP_NONCE_LIFETIME", 300)
 

@@ -61,6 +61,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_ALLOWED_ALGORITHMS": ["ES256"]},
     ),
     (Codes.ALGORITHM_FORBIDDEN, {"DPOP_ALLOWED_ALGORITHMS": ["XYZ"]}, {"DPOP_ALLOWED_ALGORITHMS": ["RS512"]}),
+    (
+        Codes.NONCE_ON_EVERY_RESPONSE,
+        {"DPOP_NONCE_ON_EVERY_RESPONSE": 1},
+        {"DPOP_NONCE_ON_EVERY_RESPONSE": True},
+    ),
+    (Codes.NONCE_ON_EVERY_RESPONSE, {"DPOP_NONCE_ON_EVERY_RESPONSE": "yes"}, {}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": -1}, {"DPOP_CLOCK_SKEW": 0}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": "60"}, {"DPOP_CLOCK_SKEW": 60}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": 1.5}, {"DPOP_CLOCK_SKEW": 5}),
