@@ -18,7 +18,16 @@ from .core.policy import DEFAULT_ALGORITHMS, ProofPolicy
 # RFC 9068 §4: RS256 is the algorithm every resource server must support; the other asymmetric
 # ones are common (Keycloak ES256/PS256, EdDSA). Never "none" nor a MAC.
 DEFAULT_JWT_ALGORITHMS: tuple[str, ...] = (
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
 )
 
 

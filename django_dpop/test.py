@@ -219,7 +219,9 @@ class TestIssuer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, issuer: str = "https://issuer.test", *, alg: str = "RS256", kid: str | None = None) -> None:
+    def __init__(
+        self, issuer: str = "https://issuer.test", *, alg: str = "RS256", kid: str | None = None
+    ) -> None:
         self.issuer = issuer
         self.key = DPoPKey.generate(alg)
         self.kid = kid or self.key.thumbprint[:16]

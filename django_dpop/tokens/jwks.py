@@ -251,9 +251,7 @@ def fetch_json(url: str, policy: FetchPolicy) -> Any:
     ``policy.max_size`` octets.
     """
     check_url(url, allow_http=policy.allow_http)
-    request = urllib.request.Request(
-        url, headers={"Accept": "application/json", "User-Agent": "django-dpop"}
-    )
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "django-dpop"})
     deadline = time.monotonic() + policy.timeout
     try:
         with _OPENER.open(request, timeout=policy.timeout) as response:

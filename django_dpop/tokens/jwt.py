@@ -50,7 +50,9 @@ from .jwks import FetchError, FetchPolicy, JWKSCache, KeySet, check_url, jwks_ca
 logger = logging.getLogger("django_dpop.jwt")
 
 MAX_TOKEN_LENGTH = 16384
-ISSUER_OPTIONS = frozenset({"issuer", "jwks_uri", "discovery", "keys", "audience", "algorithms", "user_field"})
+ISSUER_OPTIONS = frozenset(
+    {"issuer", "jwks_uri", "discovery", "keys", "audience", "algorithms", "user_field"}
+)
 _ALGORITHMS = get_default_algorithms()
 # RFC 7515 §2 base64url, decoded strictly (as the proof verifier does): "+", "/" and "=" are refused.
 _FROM_BASE64URL = bytes.maketrans(b"-_+/=", b"+/***")
@@ -102,9 +104,7 @@ def parse_algorithms(value: object, what: str) -> frozenset[str]:
     return frozenset(algorithms)
 
 
-def parse_issuer(
-    entry: object, *, audience: object, algorithms: object, allow_http: bool
-) -> IssuerConfig:
+def parse_issuer(entry: object, *, audience: object, algorithms: object, allow_http: bool) -> IssuerConfig:
     """Parse one ``DPOP_JWT_ISSUERS`` entry (the system checks use it too); :class:`ValueError`."""
     if not isinstance(entry, Mapping):
         raise ValueError("each DPOP_JWT_ISSUERS entry must be a dict")
