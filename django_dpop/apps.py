@@ -11,5 +11,7 @@ class DjangoDPoPConfig(AppConfig):
 
     def ready(self) -> None:
         from .checks import check_settings
+        from .tokens.checks import check_jwt_settings
 
         register(Tags.security)(check_settings)
+        register(Tags.security)(check_jwt_settings)
