@@ -307,30 +307,49 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-class _VerifiedTokens:
-    """Tokens whose signature verified, with the key object that verified them (bounded LRU).
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A token whose signature and time-independent claims passed (what a repeat skips)."""
 
-    A client sends one access token with many requests: its signature is checked once, then
-    only while the issuer's key set still holds that very key object (a refreshed set builds new
-    objects, so every token is verified again against it). Claims are checked on every request.
-    Only successes are kept: a forged token is verified (and refused) each time.
+    settings: JWTSettings  # the parsed settings it was checked under (identity)
+    config: IssuerConfig
+    kid: str | None
+    alg: str
+    key: Any  # the key object that verified the signature
+    auth: TokenClaims
+    jkt: str | None
+    scopes: frozenset[str]
+    exp: float
+    nbf: float | None
+    iat: float | None
+
+
+class _VerifiedTokens:
+    """Tokens that verified, with the key object that verified them (bounded LRU, thread-safe).
+
+    A client sends one access token with many requests: its signature, header and claim types
+    are checked once; a repeat reuses that work only under the same parsed settings and while
+    the issuer's current key set still yields that very key object (a refreshed set builds new
+    objects, so every token is verified again against it). The time claims (``exp``, ``nbf``,
+    ``iat``), the scheme's binding rule and :meth:`JWTTokenValidator.check_claims` run on every
+    request. Only successes are kept: a forged token is verified (and refused) each time.
     """
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self._tokens: OrderedDict[str, Any] = OrderedDict()
+        self._tokens: OrderedDict[str, _Checked] = OrderedDict()
         self._lock = threading.Lock()
 
-    def seen(self, token: str, key: Any) -> bool:
+    def get(self, token: str) -> _Checked | None:
         with self._lock:
-            if self._tokens.get(token) is not key:
-                return False
-            self._tokens.move_to_end(token)
-            return True
+            checked = self._tokens.get(token)
+            if checked is not None:
+                self._tokens.move_to_end(token)
+            return checked
 
-    def add(self, token: str, key: Any) -> None:
+    def add(self, token: str, checked: _Checked) -> None:
         with self._lock:
-            self._tokens[token] = key
+            self._tokens[token] = checked
             self._tokens.move_to_end(token)
             while len(self._tokens) > self.size:
                 self._tokens.popitem(last=False)
@@ -361,40 +380,80 @@ class JWTTokenValidator(AccessTokenValidator):
         # RFC 7515 §7.1 compact serialization: three base64url parts (a JWE has five).
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             return None
+        settings = jwt_settings()
+        checked = _verified.get(token)
+        if (
+            checked is None
+            or checked.settings is not settings
+            or (self._key(checked.config, checked.kid, checked.alg, settings) is not checked.key)
+        ):
+            checked = self._verify(token, settings)
+            if checked is None:
+                return None
+            _verified.add(token, checked)
+        return self._result(checked, request, scheme, settings)
+
+    def _verify(self, token: str, settings: JWTSettings) -> _Checked | None:
         header_segment, payload_segment, signature_segment = token.split(".")
         try:
             header = _header(header_segment)
             claims = _json_object(payload_segment)
         except _NotAJWT:
             return None
-        settings = jwt_settings()
         iss = claims.get("iss")
         config = settings.issuers.get(iss) if isinstance(iss, str) else None
         if config is None:
             return None  # not an issuer of ours: another validator may know the token
         alg = self._check_header(header, config, settings)
-        key = self._key(config, header.kid, alg, settings)
-        if not _verified.seen(token, key):
-            # The signature, with the algorithm pinned to the allowlisted header alg and the key
-            # chosen for it (RFC 8725 §3.1: a public key never becomes an HMAC secret).
-            try:
-                signature = _b64url(signature_segment)
-                valid = _ALGORITHMS[alg].verify(
-                    f"{header_segment}.{payload_segment}".encode("ascii"), key, signature
-                )
-            except Exception:
-                valid = False
-            if valid is not True:
-                raise InvalidToken("access token signature is invalid")
-            _verified.add(token, key)
-        jkt, scope = self._check_claims(claims, config, settings, scheme)
-        self.check_claims(claims, request=request, scheme=scheme)
-        frozen = MappingProxyType(claims)
-        return ValidatedToken(
-            auth=TokenClaims(claims=frozen, scope=scope, source="jwt"),
-            user=self.get_user(frozen),
+        kid = header.kid
+        key = self._key(config, kid, alg, settings)  # type: ignore[arg-type]
+        # The signature, with the algorithm pinned to the allowlisted header alg and the key
+        # chosen for it (RFC 8725 §3.1: a public key never becomes an HMAC secret).
+        try:
+            signature = _b64url(signature_segment)
+            valid = _ALGORITHMS[alg].verify(
+                f"{header_segment}.{payload_segment}".encode("ascii"), key, signature
+            )
+        except Exception:
+            valid = False
+        if valid is not True:
+            raise InvalidToken("access token signature is invalid")
+        jkt, scope = self._check_claims(claims, config)
+        return _Checked(
+            settings=settings,
+            config=config,
+            kid=kid,  # type: ignore[arg-type]
+            alg=alg,
+            key=key,
+            auth=TokenClaims(claims=MappingProxyType(claims), scope=scope, source="jwt"),
             jkt=jkt,
             scopes=frozenset(scope.split()),
+            exp=claims["exp"],
+            nbf=claims.get("nbf"),
+            iat=claims.get("iat"),
+        )
+
+    def _result(
+        self, checked: _Checked, request: HttpRequest, scheme: str, settings: JWTSettings
+    ) -> ValidatedToken:
+        now = time.time()
+        skew = settings.clock_skew
+        # RFC 7519 §4.1.4: refused at or after exp.
+        if now >= checked.exp + skew:
+            raise InvalidToken("access token expired")
+        # RFC 7519 §4.1.5: not before nbf.
+        if checked.nbf is not None and now + skew < checked.nbf:
+            raise InvalidToken("access token not yet valid (nbf)")
+        # RFC 7519 §4.1.6: a token issued in the future is refused.
+        if checked.iat is not None and checked.iat > now + skew:
+            raise InvalidToken("access token issued in the future (iat)")
+        if checked.jkt is None and scheme == "dpop":
+            # RFC 9449 §7.1: a token presented with the DPoP scheme must be DPoP-bound.
+            raise InvalidToken("access token is not DPoP-bound (no cnf.jkt)")
+        claims = checked.auth.claims
+        self.check_claims(claims, request=request, scheme=scheme)
+        return ValidatedToken(
+            auth=checked.auth, user=self.get_user(claims), jkt=checked.jkt, scopes=checked.scopes
         )
 
     # -- hooks -------------------------------------------------------------------------------------
@@ -451,25 +510,15 @@ class JWTTokenValidator(AccessTokenValidator):
         assert config.source is not None
         return self.cache.get_key(config.source, kid, alg, settings.policy).key
 
-    def _check_claims(
-        self, claims: dict[str, Any], config: IssuerConfig, settings: JWTSettings, scheme: str
-    ) -> tuple[str | None, str]:
-        now = time.time()
-        skew = settings.clock_skew
-        exp = claims.get("exp")
-        # RFC 9068 §2.2 / §4: exp is required; RFC 7519 §4.1.4: refused at or after exp.
-        if not _is_number(exp):
+    def _check_claims(self, claims: dict[str, Any], config: IssuerConfig) -> tuple[str | None, str]:
+        """The checks that do not depend on the time or the request; returns (jkt, scope)."""
+        # RFC 9068 §2.2 / §4: exp is required; exp, nbf, iat are NumericDates (RFC 7519 §2).
+        if not _is_number(claims.get("exp")):
             raise InvalidToken("access token has no valid exp")
-        if now >= exp + skew:
-            raise InvalidToken("access token expired")
-        nbf = claims.get("nbf")
-        # RFC 7519 §4.1.5: not before nbf.
-        if nbf is not None and (not _is_number(nbf) or now + skew < nbf):
-            raise InvalidToken("access token not yet valid (nbf)")
-        iat = claims.get("iat")
-        # RFC 7519 §4.1.6: a token issued in the future is refused.
-        if iat is not None and (not _is_number(iat) or iat > now + skew):
-            raise InvalidToken("access token issued in the future (iat)")
+        if "nbf" in claims and not _is_number(claims["nbf"]):
+            raise InvalidToken("access token not yet valid (nbf is not a number)")
+        if "iat" in claims and not _is_number(claims["iat"]):
+            raise InvalidToken("access token issued in the future (iat is not a number)")
         aud = claims.get("aud")
         # RFC 9068 §4: aud MUST contain an identifier this resource server expects for itself
         # (RFC 7519 §4.1.3: a string or an array of strings).
@@ -494,7 +543,4 @@ class JWTTokenValidator(AccessTokenValidator):
             jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
             if not isinstance(jkt, str) or not jkt:
                 raise InvalidToken("access token cnf has no jkt (RFC 9449 §6.1)")
-        elif scheme == "dpop":
-            # RFC 9449 §7.1: a token presented with the DPoP scheme must be DPoP-bound.
-            raise InvalidToken("access token is not DPoP-bound (no cnf.jkt)")
         return jkt, scope

@@ -118,7 +118,8 @@ def test_rotated_key_is_fetched_on_its_unknown_kid(
 def test_rotated_key_within_the_interval_waits_for_it(
     remote: TestIssuer, jwks_server: JWKSServer, clock: FakeClock
 ) -> None:
-    assert validate(bound(remote)) is not None
+    old = bound(remote)
+    assert validate(old) is not None
     rotated = TestIssuer(remote.issuer, alg="ES256")
     jwks_server.serve("/jwks", {"keys": [rotated.public_jwk]})
     with pytest.raises(InvalidToken):
@@ -126,9 +127,12 @@ def test_rotated_key_within_the_interval_waits_for_it(
     assert jwks_server.counts["/jwks"] == 1
     clock.advance(30)
     assert validate(bound(rotated)) is not None
-    # The new set replaced the old one: the removed key's tokens are refused now.
+    # The new set replaced the old one: the removed key's tokens are refused now, including
+    # the one verified (and remembered) before the rotation.
     with pytest.raises(InvalidToken):
         validate(bound(remote))
+    with pytest.raises(InvalidToken):
+        validate(old)
 
 
 @pytest.mark.parametrize(

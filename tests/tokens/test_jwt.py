@@ -419,7 +419,11 @@ def test_get_user_hook_is_overridable(trust: Any, issuer: TestIssuer) -> None:
 
 def test_settings_are_reparsed_when_changed(trust: Any, issuer: TestIssuer, other_issuer: TestIssuer) -> None:
     trust(issuer)
+    token = bound(issuer)
+    assert validate(token) is not None
     assert set(jwt_settings().issuers) == {issuer.issuer}
     trust(other_issuer)
     assert set(jwt_settings().issuers) == {other_issuer.issuer}
-    assert validate(bound(issuer)) is None
+    assert validate(token) is None  # remembered as verified, but its issuer is no longer trusted
+    trust(issuer.settings_entry(audience="https://elsewhere.example.com"))
+    refused(token, "aud")
