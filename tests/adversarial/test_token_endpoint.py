@@ -113,3 +113,17 @@ def test_token_endpoint_answer_never_echoes_the_proof(client, cc_app, key) -> No
     response = post_token(client, cc_app, CLIENT_CREDENTIALS, proof=proof)
     assert_token_refused(response, 400, "invalid_dpop_proof")
     assert proof not in json.dumps(response.json())
+
+
+def test_par_proof_events_name_the_par_endpoint(client, user, key, events) -> None:
+    """RFC 9449 §10.1: PAR checks proofs like the token endpoint; the signals say ``par``."""
+    from tests.contrib.oauth2_provider.flows import make_app as make
+    from tests.contrib.oauth2_provider.par_flows import push, push_params, pushed
+
+    app = make(user, "authorization-code")
+    params, _verifier = push_params(app)
+    pushed(push(client, app, params, key=key))
+    refused = push(client, app, params, proof=make_proof(key, "POST", TOKEN_HTU))
+    assert_token_refused(refused, 400, "invalid_dpop_proof")
+    assert [e["endpoint"] for e in events.accepted] == ["par"]
+    assert [(e["endpoint"], e["reason"]) for e in events.rejected] == [("par", "htu")]
