@@ -11,18 +11,19 @@ nonce, and the last ``DPoP-Nonce`` seen is used on later requests (§8.2, §9).
 
 from __future__ import annotations
 
-import datetime
 import json
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.test.client import FakePayload
-from django.utils import timezone
 from django.utils.encoding import iri_to_uri
 from rest_framework.test import APIClient
 
 from .client import DPoPKey, create_proof
+from .conf import token_validators
 from .http import DPOP_NONCE_HEADER
 
 
@@ -71,34 +72,60 @@ class DPoPAPIClient(APIClient):
         scope: str | Sequence[str] = "read write",
         expires_in: int = 3600,
     ) -> Any:
-        """Create a DOT access token bound to this client's key (ORM only) and use it.
+        """Create an access token bound to this client's key and use it; return its record.
 
-        No token endpoint is involved: the token and its ``AccessTokenBinding`` are written
-        directly, for tests of a resource server. ``user=None`` is a client-credentials token.
-        Without ``application`` a confidential client-credentials application is created.
+        No token endpoint is involved: the first configured validator (``DPOP_TOKEN_VALIDATORS``)
+        that offers ``create_test_token`` writes it (with DOT's validator: an ``AccessToken`` row
+        and its ``AccessTokenBinding``, ORM only), for tests of a resource server.
+        ``user=None`` is a client-credentials token. Without ``application`` DOT's validator
+        creates a confidential client-credentials application.
         """
-        from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
-
-        from .contrib.oauth2_provider.models import AccessTokenBinding
-
-        if application is None:
-            application = get_application_model().objects.create(
-                name="DPoPAPIClient",
-                client_type="confidential",
-                authorization_grant_type="client-credentials",
+        for validator in token_validators():
+            create = getattr(validator, "create_test_token", None)
+            if create is None:
+                continue
+            raw, record = create(
+                jkt=self.dpop_key.thumbprint,
+                application=application,
+                user=user,
+                scope=scope if isinstance(scope, str) else " ".join(scope),
+                expires_in=expires_in,
             )
-        raw = secrets.token_urlsafe(32)
-        access_token = get_access_token_model()(
-            application=application,
-            user=user,
-            scope=scope if isinstance(scope, str) else " ".join(scope),
-            expires=timezone.now() + datetime.timedelta(seconds=expires_in),
+            self.access_token = raw
+            return record
+        raise ImproperlyConfigured(
+            "DPoPAPIClient.obtain_token() needs a validator in DPOP_TOKEN_VALIDATORS with "
+            "create_test_token() (e.g. django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator); "
+            "or set a token with client.credentials(token)."
         )
-        set_token_value(access_token, raw)
-        access_token.save()
-        AccessTokenBinding.objects.create(access_token=access_token, jkt=self.dpop_key.thumbprint)
-        self.access_token = raw
-        return access_token
+
+    def obtain_jwt_token(
+        self,
+        issuer: TestIssuer,
+        *,
+        audience: str | Sequence[str],
+        scope: str | Sequence[str] = "read write",
+        sub: str | None = None,
+        client_id: str = "test-client",
+        claims: Mapping[str, Any] | None = None,
+        expires_in: int = 3600,
+    ) -> str:
+        """Mint an RFC 9068 JWT access token bound to this client's key (``cnf.jkt``) and use it.
+
+        Signed by ``issuer`` (a :class:`TestIssuer` the server trusts, e.g. through
+        ``issuer.settings_entry()`` in ``DPOP_JWT_ISSUERS``): no authorization server involved.
+        ``claims`` are added last (and win), e.g. ``{"cnf": None}`` to leave the binding out.
+        """
+        token = issuer.mint(
+            audience=audience,
+            scope=scope,
+            sub=sub,
+            client_id=client_id,
+            claims={"cnf": {"jkt": self.dpop_key.thumbprint}, **(claims or {})},
+            expires_in=expires_in,
+        )
+        self.access_token = token
+        return token
 
     def logout(self) -> None:
         super().logout()
@@ -175,3 +202,75 @@ class DPoPAPIClient(APIClient):
             except (ValueError, AttributeError):
                 return False
         return False
+
+
+class TestIssuer:
+    """A stand-in authorization server that signs RFC 9068 JWT access tokens for tests.
+
+        issuer = TestIssuer()                                  # RS256, the RFC 9068 §4 default
+        settings.DPOP_JWT_ISSUERS = [issuer.settings_entry()]  # static keys: no HTTP at all
+        client.obtain_jwt_token(issuer, audience="https://api.example.com")
+
+    ``jwks`` is its public JWK Set (serve it to test ``jwks_uri`` or discovery), ``key`` its
+    signing :class:`~django_dpop.client.DPoPKey`, ``kid`` the key id in every token's header.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self, issuer: str = "https://issuer.test", *, alg: str = "RS256", kid: str | None = None
+    ) -> None:
+        self.issuer = issuer
+        self.key = DPoPKey.generate(alg)
+        self.kid = kid or self.key.thumbprint[:16]
+
+    @property
+    def alg(self) -> str:
+        return self.key.alg
+
+    @property
+    def public_jwk(self) -> dict[str, str]:
+        return {**self.key.public_jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.public_jwk]}
+
+    def settings_entry(self, **options: Any) -> dict[str, Any]:
+        """A ``DPOP_JWT_ISSUERS`` entry trusting this issuer's static key; ``options`` are added
+        (``audience``, ``algorithms``, ``user_field``)."""
+        return {"issuer": self.issuer, "keys": [self.public_jwk], **options}
+
+    def mint(
+        self,
+        *,
+        audience: str | Sequence[str],
+        scope: str | Sequence[str] = "read write",
+        sub: str | None = None,
+        client_id: str = "test-client",
+        claims: Mapping[str, Any] | None = None,
+        expires_in: int = 3600,
+        headers: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Sign an access token (RFC 9068 §2.2); ``claims`` and ``headers`` are added last and
+        win, and a value of None removes a claim (e.g. ``claims={"exp": None}``)."""
+        import jwt
+
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": audience if isinstance(audience, str) else list(audience),
+            "exp": now + expires_in,
+            "iat": now,
+            "jti": secrets.token_urlsafe(16),
+            "client_id": client_id,
+            "sub": sub if sub is not None else client_id,
+            "scope": scope if isinstance(scope, str) else " ".join(scope),
+        }
+        payload.update(claims or {})
+        payload = {name: value for name, value in payload.items() if value is not None}
+        header = {"typ": "at+jwt", "kid": self.kid, **(headers or {})}
+        header = {name: value for name, value in header.items() if value is not None}
+        # Signed as a JWS of the JSON payload, so tests may mint claims pyjwt's JWT API refuses.
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return jwt.api_jws.encode(body, self.key.signing_key, algorithm=self.alg, headers=header)

@@ -72,6 +72,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_ALLOWED_ALGORITHMS": ["Ed25519", "X25519"]},
         {"DPOP_ALLOWED_ALGORITHMS": ["Ed448"]},
     ),
+    (
+        Codes.NONCE_ON_EVERY_RESPONSE,
+        {"DPOP_NONCE_ON_EVERY_RESPONSE": 1},
+        {"DPOP_NONCE_ON_EVERY_RESPONSE": True},
+    ),
+    (Codes.NONCE_ON_EVERY_RESPONSE, {"DPOP_NONCE_ON_EVERY_RESPONSE": "yes"}, {}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": -1}, {"DPOP_CLOCK_SKEW": 0}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": "60"}, {"DPOP_CLOCK_SKEW": 60}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": 1.5}, {"DPOP_CLOCK_SKEW": 5}),
@@ -203,6 +209,17 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS": None},
         {"DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS": True},
     ),
+    # More CORS cases (django-cors-headers absent, wildcards) in tests/test_checks_cors.py.
+    (
+        Codes.CORS_REQUEST_HEADERS,
+        {"CORS_ALLOW_HEADERS": ["authorization"]},
+        {"CORS_ALLOW_HEADERS": ["dpop", "authorization"]},
+    ),
+    (
+        Codes.CORS_EXPOSE_HEADERS,
+        {"CORS_EXPOSE_HEADERS": ["WWW-Authenticate"]},
+        {"CORS_EXPOSE_HEADERS": ["DPoP-Nonce", "www-authenticate"]},
+    ),
 ]
 
 
@@ -226,7 +243,12 @@ def test_every_code_is_unique_and_tested() -> None:
 def test_every_setting_has_a_tested_check() -> None:
     # A DPOP_* setting added to conf.py without a check (and a case here) fails this test.
     settings_names = {name for name in vars(Settings) if name.startswith("DPOP_")}
-    tested = {name for _, bad, _ in CASES for name in bad if name.startswith("DPOP_")}
+    from tests.seam.test_checks import CASES as TOKEN_CASES  # django_dpop.token_checks
+    from tests.tokens.test_jwt_checks import TESTED_SETTINGS as JWT_SETTINGS
+
+    tested = {
+        name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")
+    } | JWT_SETTINGS
     assert settings_names == tested
 
 
