@@ -9,7 +9,6 @@ which is None for Bearer tokens).
 from __future__ import annotations
 
 import re
-import sys
 import types
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from django.test import Client
 from django.urls import path
 
+from django_dpop.contrib.rest_framework import DPoPAuthentication
 from django_dpop.tokens import AccessTokenValidator, TokenClaims, ValidatedToken
 from tests.factories import make_proof
 
@@ -24,17 +24,24 @@ from tests.factories import make_proof
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-def _module_from_doc(name: str) -> types.ModuleType:
+def _module_from_doc(name: str, first_line: str | None = None) -> types.ModuleType:
     text = (DOCS / name).read_text()
-    (code,) = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
-    module = types.ModuleType("doc_example_plain_views")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    (code,) = [block for block in blocks if first_line is None or block.startswith(first_line)]
+    module = types.ModuleType(f"doc_example_{name}")
     exec(compile(code, str(DOCS / name), "exec"), module.__dict__)  # noqa: S102 - our own docs
     return module
 
 
 plain_views = _module_from_doc("plain-views.md")
-urlpatterns = [path("me/", plain_views.me), path("me-class/", plain_views.MeView.as_view())]
-sys.modules.setdefault("doc_example_plain_views", plain_views)
+tutorial_api = _module_from_doc("tutorial.md", "# mysite/api.py")
+# The tutorial sets DPoPAuthentication as DRF's default; DRF reads defaults at class creation.
+tutorial_api.MeView.authentication_classes = [DPoPAuthentication]
+urlpatterns = [
+    path("me/", plain_views.me),
+    path("me-class/", plain_views.MeView.as_view()),
+    path("tutorial/me/", tutorial_api.MeView.as_view()),
+]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 PATHS = ["/me/", "/me-class/"]
@@ -90,3 +97,17 @@ def test_refusal_control(path_, make_token) -> None:
     token = make_token(scope="write").token
     assert Client().get(path_, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 403
     assert Client().get(path_).status_code == 401
+
+
+@pytest.mark.parametrize("bearer", [False, True], ids=["dpop", "bearer"])
+def test_tutorial_view(bearer, make_token, key) -> None:
+    """The tutorial's view (DRF, DPoPAuthentication) with Bearer tokens switched on as well."""
+    path_ = "/tutorial/me/"
+    if bearer:
+        token = make_token(scope="read").token
+        response = Client().get(path_, HTTP_AUTHORIZATION=f"Bearer {token}")
+    else:
+        token = make_token(jkt=key.jkt, scope="read").token
+        response = Client().get(path_, **_dpop(path_, token, key))
+    assert response.status_code == 200, response.content
+    assert response.json()["jkt"] == (None if bearer else key.jkt)
