@@ -17,6 +17,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     ) from exc
 
 from ...core.errors import REASONS
+from ...events import KNOWN_ALGORITHMS
 from ...signals import ENDPOINTS, STORES, proof_accepted, proof_rejected, store_failed
 
 
@@ -82,8 +83,6 @@ class DPoPMetrics:
 
 def _alg(alg: str | None) -> str:
     # The signals already bound it (django_dpop.events.label_alg); "unknown" when unreadable.
-    from ...events import KNOWN_ALGORITHMS
-
     if alg is None:
         return "unknown"
     return alg if alg in KNOWN_ALGORITHMS else "other"
