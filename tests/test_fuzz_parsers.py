@@ -1,7 +1,7 @@
 """Property-based fuzzing of the header parsers: ``Authorization`` (RFC 6750 §2.1, RFC 9449 §7.1) and ``DPoP``.
 
-The Authorization parser lives in ``django_dpop.contrib.oauth2_provider.resource`` and is moving
-to ``django_dpop.resource``: whichever exists is fuzzed. Properties: only ``DPoPError`` escapes
+The Authorization parser is ``django_dpop.resource.get_authorization`` (it moved there from
+``django_dpop.contrib.oauth2_provider.resource``). Properties: only ``DPoPError`` escapes
 (``InvalidRequest`` for a malformed or doubled DPoP/Bearer credential), and what is returned is
 exactly one of our schemes with a token68 read from the header itself.
 """
@@ -18,13 +18,8 @@ from hypothesis import strategies as st
 
 from django_dpop.core import DPoPError, InvalidDPoPProof, InvalidRequest
 from django_dpop.proofs import RESOURCE, verify_request_proof
+from django_dpop.resource import get_authorization
 from tests.fuzzing import FUZZ
-
-
-try:  # after the move
-    from django_dpop.resource import get_authorization  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # before it
-    from django_dpop.contrib.oauth2_provider.resource import get_authorization
 
 
 TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 9110 §11.2, written out again here
