@@ -11,5 +11,7 @@ class DjangoDPoPConfig(AppConfig):
 
     def ready(self) -> None:
         from .checks import check_settings
+        from .resource_checks import check_resource_settings
 
         register(Tags.security)(check_settings)
+        register(Tags.security)(check_resource_settings)

@@ -88,6 +88,13 @@ def protected_resource_metadata(
     if scopes_supported is not None:
         data["scopes_supported"] = list(scopes_supported)
     data["bearer_methods_supported"] = list(BEARER_METHODS)
-    data["dpop_signing_alg_values_supported"] = list(algorithms)
-    data["dpop_bound_access_tokens_required"] = not bearer_tokens_accepted
+    data.update(dpop_metadata(algorithms=algorithms, bearer_tokens_accepted=bearer_tokens_accepted))
     return data
+
+
+def dpop_metadata(*, algorithms: Iterable[str], bearer_tokens_accepted: bool) -> dict[str, Any]:
+    """The DPoP members of RFC 9728 §2 (also added to DOT's document)."""
+    return {
+        "dpop_signing_alg_values_supported": list(algorithms),
+        "dpop_bound_access_tokens_required": not bearer_tokens_accepted,
+    }
