@@ -11,12 +11,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 
 from .conf import conf
 from .core.resource_metadata import resource_identifier_error
-from .tokens.introspection import AUTH_METHODS, BEARER
+from .tokens.introspection import AUTH_METHODS, BEARER, IntrospectionTokenValidator
 
 
 VALIDATOR_PATH = "django_dpop.tokens.introspection.IntrospectionTokenValidator"
@@ -40,9 +39,15 @@ def check_resource_settings(**kwargs: Any) -> list[CheckMessage]:
 
 
 def _introspection_used() -> bool:
-    validators = getattr(settings, "DPOP_TOKEN_VALIDATORS", None) or ()
-    listed = not isinstance(validators, str) and VALIDATOR_PATH in list(validators)
-    return listed or bool(conf.DPOP_INTROSPECTION_URL)
+    """True when an introspection validator is listed (path, class or instance) or a URL is set."""
+    entries = conf.DPOP_TOKEN_VALIDATORS
+    if isinstance(entries, list | tuple):
+        for entry in entries:
+            if entry == VALIDATOR_PATH or isinstance(entry, IntrospectionTokenValidator):
+                return True
+            if isinstance(entry, type) and issubclass(entry, IntrospectionTokenValidator):
+                return True
+    return bool(conf.DPOP_INTROSPECTION_URL)
 
 
 def _url_error(value: Any, *, allow_http: bool) -> str | None:

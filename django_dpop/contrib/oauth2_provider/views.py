@@ -36,7 +36,7 @@ from ...core.errors import DPoPError
 from ...core.resource_metadata import dpop_metadata
 from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, dpop_error_response
 from .forms import DPoPAllowForm
-from .resource import binding_jkt, token_checksum
+from .tokens import binding_jkt, token_checksum
 from .validators import is_jkt
 
 
