@@ -46,6 +46,7 @@ from django.http import HttpRequest
 
 from ..conf import conf
 from ..core.errors import InvalidToken, StoreUnavailable
+from ..resource import BEARER_SCHEME, DPOP_SCHEME, InvalidBearerToken
 from .base import AccessTokenValidator, TokenClaims, ValidatedToken
 
 
@@ -305,37 +306,43 @@ class IntrospectionTokenValidator(AccessTokenValidator):
     # -- the checks of an answer ------------------------------------------------------------------
 
     def check(self, answer: Mapping[str, Any], *, scheme: str, now: float) -> ValidatedToken:
-        """Check an introspection answer for a token presented with ``scheme``."""
+        """Check an introspection answer for a token presented with ``scheme``.
+
+        A refusal of a Bearer token is an :class:`InvalidBearerToken` (its error goes on the
+        ``Bearer`` challenge), except the downgrade of a DPoP token (on the ``DPoP`` challenge, as
+        the pipeline does for a bound token).
+        """
+        refuse = InvalidBearerToken if scheme == BEARER_SCHEME else InvalidToken
         # RFC 7662 §2.2: only "active": true (the JSON boolean) is an active token.
         if answer.get("active") is not True:
-            raise InvalidToken("The access token is not active")
+            raise refuse("The access token is not active")
         token_type = answer.get("token_type")
         if token_type is not None:
             if not isinstance(token_type, str):
-                raise InvalidToken("The access token has a malformed token_type")
+                raise refuse("The access token has a malformed token_type")
             # RFC 6749 §7.1: token types compare case-insensitively.
-            if scheme == "dpop" and token_type.lower() != "dpop":
+            if scheme == DPOP_SCHEME and token_type.lower() != "dpop":
                 # RFC 9449 §6.2: a DPoP-bound token is introspected with token_type "DPoP".
-                raise InvalidToken("The access token is not a DPoP token")
-            if scheme != "dpop" and token_type.lower() == "dpop":
+                raise refuse("The access token is not a DPoP token")
+            if scheme != DPOP_SCHEME and token_type.lower() == "dpop":
                 # RFC 9449 §7.2: a DPoP token presented as Bearer is a downgrade.
                 raise InvalidToken("DPoP-bound access token presented as Bearer")
-        jkt = self._jkt(answer)
+        jkt = self._jkt(answer, refuse)
         skew = conf.DPOP_CLOCK_SKEW
         exp = answer.get("exp")
         if exp is not None:
             # RFC 7662 §2.2 exp (RFC 7519 §4.1.4: not accepted on or after it).
             if not _number(exp):
-                raise InvalidToken("The access token has a malformed exp")
+                raise refuse("The access token has a malformed exp")
             if now >= exp + skew:
-                raise InvalidToken("The access token is expired")
+                raise refuse("The access token is expired")
         nbf = answer.get("nbf")
         if nbf is not None:
             # RFC 7662 §2.2 nbf (RFC 7519 §4.1.5: not accepted before it).
             if not _number(nbf):
-                raise InvalidToken("The access token has a malformed nbf")
+                raise refuse("The access token has a malformed nbf")
             if now + skew < nbf:
-                raise InvalidToken("The access token is not valid yet")
+                raise refuse("The access token is not valid yet")
         audience = self.audience
         if audience:
             # RFC 7662 §2.2 aud, RFC 8707 §2: a token for another resource is refused here.
@@ -343,11 +350,11 @@ class IntrospectionTokenValidator(AccessTokenValidator):
             aud = answer.get("aud")
             audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
             if audience not in audiences:
-                raise InvalidToken("The access token is not valid for this resource")
+                raise refuse("The access token is not valid for this resource")
         scope = answer.get("scope", "")
         if not isinstance(scope, str):
             # RFC 7662 §2.2: a space-separated string.
-            raise InvalidToken("The access token has a malformed scope")
+            raise refuse("The access token has a malformed scope")
         # A copy per request: a view changing request.auth.claims never changes the cache.
         claims: Mapping[str, Any] = MappingProxyType(copy.deepcopy(dict(answer)))
         return ValidatedToken(
@@ -358,7 +365,7 @@ class IntrospectionTokenValidator(AccessTokenValidator):
         )
 
     @staticmethod
-    def _jkt(answer: Mapping[str, Any]) -> str | None:
+    def _jkt(answer: Mapping[str, Any], refuse: type[InvalidToken] = InvalidToken) -> str | None:
         """``cnf.jkt`` (RFC 9449 §6.2), None for a token without ``cnf``.
 
         A ``cnf`` this server cannot read as a DPoP binding (another confirmation method, such as
@@ -370,5 +377,5 @@ class IntrospectionTokenValidator(AccessTokenValidator):
         cnf = answer["cnf"]
         jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
         if not isinstance(jkt, str) or _JKT.fullmatch(jkt) is None:
-            raise InvalidToken("The access token is bound by a confirmation this server does not check")
+            raise refuse("The access token is bound by a confirmation this server does not check")
         return jkt
