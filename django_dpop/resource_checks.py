@@ -39,11 +39,16 @@ def check_resource_settings(**kwargs: Any) -> list[CheckMessage]:
 
 
 def _introspection_used() -> bool:
-    """True when an introspection validator is listed (path, class or instance) or a URL is set."""
+    """True when the settings configure an introspection validator.
+
+    That is: ``DPOP_INTROSPECTION_URL`` is set, or an entry of ``DPOP_TOKEN_VALIDATORS`` is the
+    validator's path or class (or a subclass), which read the settings. An instance built with
+    its own arguments is checked by whoever built it.
+    """
     entries = conf.DPOP_TOKEN_VALIDATORS
     if isinstance(entries, list | tuple):
         for entry in entries:
-            if entry == VALIDATOR_PATH or isinstance(entry, IntrospectionTokenValidator):
+            if entry == VALIDATOR_PATH:
                 return True
             if isinstance(entry, type) and issubclass(entry, IntrospectionTokenValidator):
                 return True

@@ -100,10 +100,16 @@ def _handler(server: IntrospectionServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out has closed the connection: BrokenPipeError, expected here.
+        pass
+
+
 def serve() -> Iterator[IntrospectionServer]:
     """Run an endpoint for one test (a generator for a pytest fixture)."""
     state = IntrospectionServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd = _QuietServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}/introspect"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)

@@ -133,3 +133,17 @@ def test_every_message_has_a_hint_and_the_right_level() -> None:
         for message in messages:
             assert message.hint
             assert isinstance(message, Warning if ".W" in code else Error)
+
+
+def test_validator_listed_as_class_or_instance_counts() -> None:
+    from django_dpop.tokens.introspection import IntrospectionTokenValidator
+
+    class Mine(IntrospectionTokenValidator):
+        pass
+
+    for entry in (VALIDATOR_PATH, IntrospectionTokenValidator, Mine):
+        assert Codes.INTROSPECTION_URL in ids(DPOP_TOKEN_VALIDATORS=[entry], DPOP_INTROSPECTION_URL=None)
+    # An instance carries its own configuration: the settings are not required for it.
+    instance = Mine(url="https://as.example.com/i", client_id="rs", client_secret="s")
+    assert ids(DPOP_TOKEN_VALIDATORS=[instance], DPOP_INTROSPECTION_URL=None) == []
+    assert ids(DPOP_TOKEN_VALIDATORS=["django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator"]) == []
