@@ -13,7 +13,9 @@ class DjangoDPoPConfig(AppConfig):
         from .checks import check_settings
         from .resource_checks import check_resource_settings
         from .token_checks import check_token_validators
+        from .tokens.checks import check_jwt_settings
 
         register(Tags.security)(check_settings)
         register(Tags.security)(check_token_validators)
+        register(Tags.security)(check_jwt_settings)
         register(Tags.security)(check_resource_settings)
