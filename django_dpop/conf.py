@@ -116,7 +116,8 @@ class Settings:
 
     @property
     def DPOP_JWT_AUDIENCE(self) -> str | Sequence[str] | None:
-        return getattr(settings, "DPOP_JWT_AUDIENCE", None)
+        # Default: this resource's identifier, shared with introspection and RFC 9728 metadata.
+        return getattr(settings, "DPOP_JWT_AUDIENCE", None) or self.DPOP_RESOURCE_IDENTIFIER
 
     @property
     def DPOP_JWT_ALGORITHMS(self) -> Sequence[str]:
