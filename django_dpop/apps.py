@@ -10,6 +10,7 @@ class DjangoDPoPConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .checks import check_settings
+        from .checks import check_replay_cache_server, check_settings
 
         register(Tags.security)(check_settings)
+        register(Tags.security, Tags.caches, deploy=True)(check_replay_cache_server)

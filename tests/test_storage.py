@@ -31,6 +31,17 @@ STEP_START = (NOW // PERIOD) * PERIOD
 LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 
+def remembering(cache: Any, since: float = 0) -> Any:
+    """Give ``cache`` the replay store's state marker (``add``: an existing marker is kept).
+
+    Without one the store refuses every proof that could predate it (a lost state). Tests on
+    the shared Redis must never let the store write it with their fake clock: it has no expiry
+    and would refuse real-time proofs of every other test run.
+    """
+    cache.add(CacheReplayStore.MARKER_KEY, since, None)
+    return cache
+
+
 def replay_key(label: str) -> str:
     return hashlib.sha256(label.encode()).hexdigest()
 
@@ -274,6 +285,7 @@ def test_database_replay_postgres_inside_a_transaction_needs_no_savepoint() -> N
 
 def test_cache_replay_store_accepts_once() -> None:
     caches["default"].clear()
+    remembering(caches["default"])
     store = CacheReplayStore()
     key = replay_key("cache")
     assert store.check_and_add(key, NOW + 360, now=NOW) is True
@@ -283,7 +295,7 @@ def test_cache_replay_store_accepts_once() -> None:
 
 def test_cache_replay_timeout_runs_to_the_proofs_own_window(monkeypatch: pytest.MonkeyPatch) -> None:
     caches["default"].clear()
-    cache = caches["default"]
+    cache = remembering(caches["default"])
     timeouts: list[Any] = []
     real_add = cache.add
 
@@ -304,6 +316,7 @@ def test_cache_replay_timeout_runs_to_the_proofs_own_window(monkeypatch: pytest.
 )
 def test_cache_replay_store_uses_the_configured_alias() -> None:
     key = replay_key("alias")
+    remembering(caches["other"])
     assert CacheReplayStore().check_and_add(key, NOW + 360, now=NOW) is True
     assert caches["other"].get("django_dpop:replay:" + key) == 1
     assert caches["default"].get("django_dpop:replay:" + key) is None
@@ -325,7 +338,7 @@ def test_cache_replay_store_failure_raises() -> None:
 
 @pytest.mark.redis
 def test_cache_replay_concurrent_submissions_accept_exactly_one_redis() -> None:
-    cache = caches["redis"]
+    cache = remembering(caches["redis"])
     store = CacheReplayStore("redis")
     key = replay_key("race-redis")
     cache.delete("django_dpop:replay:" + key)
