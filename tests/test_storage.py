@@ -590,3 +590,42 @@ def test_signed_nonce_needs_no_database() -> None:
     # No django_db mark: any query would fail the test.
     store = SignedNonceStore()
     assert store.check(store.issue("token", now=NOW), "token", now=NOW) is NonceStatus.CURRENT
+
+
+# --- bounded waits (DPOP_STORE_TIMEOUT) ----------------------------------------------------------
+
+
+def test_a_locked_sqlite_database_fails_the_store_call_instead_of_waiting(
+    sqlite_file: str, settings: Any
+) -> None:
+    """Another process holds the database's lock for as long as it likes; the store gives up."""
+    import sqlite3
+
+    settings.DPOP_STORE_TIMEOUT = 0.1
+    connection = connections[sqlite_file]
+    connection.ensure_connection()
+    connection.connection.execute("PRAGMA busy_timeout = 30000")  # as OPTIONS {"timeout": 30}
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+    # Released after 20 s: a call that waited for the lock would then succeed, and fail the test.
+    release = threading.Timer(20, holder.rollback)
+    replay, nonces = DatabaseReplayStore(using=sqlite_file), DatabaseNonceStore(using=sqlite_file)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # no reader nor writer until it ends
+        release.start()
+        with pytest.raises(OperationalError, match="locked"):
+            replay.check_and_add(replay_key("locked"), NOW + 300, now=NOW)
+        with pytest.raises(OperationalError, match="locked"):
+            nonces.issue("token", now=NOW)
+        with pytest.raises(OperationalError, match="locked"):
+            nonces.check("x" * 32, "token", now=NOW)
+        assert holder.in_transaction  # still held: the calls did not wait for its release
+        # The connection's own busy timeout is back for everything else.
+        assert connection.connection.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+    finally:
+        release.cancel()
+        if holder.in_transaction:
+            holder.rollback()
+        holder.close()
+    # Nothing was stored half-way: the proof was never accepted, so it is accepted once now.
+    assert replay.check_and_add(replay_key("locked"), NOW + 300, now=NOW) is True
+    assert replay.check_and_add(replay_key("locked"), NOW + 300, now=NOW) is False
