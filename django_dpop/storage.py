@@ -5,13 +5,16 @@ Which to choose (``DPOP_REPLAY_STORE``, ``DPOP_NONCE_STORE``):
 - :class:`DatabaseReplayStore` (default): one atomic statement per proof on the unique key
   column; correct for any number of workers and hosts sharing the database.
 - :class:`CacheReplayStore`: ``cache.add`` on a shared cache (Redis: ``SET NX``); for fleets that
-  would rather not write to the database per request. Never on a per-process cache.
+  would rather not write to the database per request. Never on a per-process cache. A flush
+  or restart is detected (a state marker) and refuses the proofs it may have seen; eviction and
+  snapshot restores are not (``maxmemory-policy noeviction``, AOF or no persistence).
 - :class:`DatabaseNonceStore` (default): one nonce per purpose and rotation period, shared by all
   workers through the database.
 - :class:`SignedNonceStore`: stateless HMAC nonces keyed from ``SECRET_KEY``; no table at all.
 
 Every store raises on failure (never answers "accepted"): the verifier turns that into
 :class:`~django_dpop.core.errors.StoreUnavailable` and refuses the request (fail closed).
+Database calls wait at most ``DPOP_STORE_TIMEOUT`` (:mod:`django_dpop.store_timeouts`).
 """
 
 from __future__ import annotations
