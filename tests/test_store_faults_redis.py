@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import caches
+from django.core.checks import run_checks
 
 from django_dpop.checks import Codes, check_replay_cache_server
 from django_dpop.storage import CacheReplayStore
@@ -170,6 +171,10 @@ def test_deploy_check_warns_of_eviction_and_snapshots(tmp_path, settings):
     )
     for running in server:
         assert deploy_ids(running, settings) == [Codes.REPLAY_CACHE_EVICTS, Codes.REPLAY_CACHE_SNAPSHOTS]
+        # Registered as a deployment check: `manage.py check --deploy` only (it connects).
+        deployed = {message.id for message in run_checks(include_deployment_checks=True)}
+        assert {Codes.REPLAY_CACHE_EVICTS, Codes.REPLAY_CACHE_SNAPSHOTS} <= deployed
+        assert Codes.REPLAY_CACHE_EVICTS not in {message.id for message in run_checks()}
 
 
 def test_deploy_check_accepts_append_only_persistence(tmp_path, settings):
