@@ -236,6 +236,17 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS": None},
         {"DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS": True},
     ),
+    # More CORS cases (django-cors-headers absent, wildcards) in tests/test_checks_cors.py.
+    (
+        Codes.CORS_REQUEST_HEADERS,
+        {"CORS_ALLOW_HEADERS": ["authorization"]},
+        {"CORS_ALLOW_HEADERS": ["dpop", "authorization"]},
+    ),
+    (
+        Codes.CORS_EXPOSE_HEADERS,
+        {"CORS_EXPOSE_HEADERS": ["WWW-Authenticate"]},
+        {"CORS_EXPOSE_HEADERS": ["DPoP-Nonce", "www-authenticate"]},
+    ),
 ]
 
 
@@ -261,7 +272,9 @@ def test_every_code_is_unique_and_tested() -> None:
 def test_every_setting_has_a_tested_check() -> None:
     # A DPOP_* setting added to conf.py without a check (and a case here) fails this test.
     settings_names = {name for name in vars(Settings) if name.startswith("DPOP_")}
-    tested = {name for _, bad, _ in CASES for name in bad if name.startswith("DPOP_")}
+    from tests.seam.test_checks import CASES as TOKEN_CASES  # django_dpop.token_checks
+
+    tested = {name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")}
     assert settings_names == tested
 
 

@@ -34,7 +34,7 @@ from ...conf import conf
 from ...core.errors import DPoPError
 from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, dpop_error_response
 from .forms import DPoPAllowForm
-from .resource import binding_jkt, token_checksum
+from .tokens import binding_jkt, token_checksum
 from .validators import is_jkt
 
 
