@@ -8,7 +8,8 @@ the store call fails after the timeout and the request is refused with 503 (fail
   Outside a transaction (autocommit, the usual case) they are sent in the same round trip as the
   statement (one simple-query message: PostgreSQL runs it as one implicit transaction, so
   ``SET LOCAL`` ends with it); inside one (``ATOMIC_REQUESTS``) in a savepoint, restored after.
-- SQLite: the connection's ``busy_timeout``, set around the statement and restored after.
+- SQLite: the connection's ``busy_timeout``, set around the statement and restored after (a
+  file database only: an in-memory one has no other process to wait for).
 - Other vendors: nothing is changed; their own connection settings bound the wait.
 """
 
@@ -63,7 +64,8 @@ def bounded(connection: BaseDatabaseWrapper) -> Iterator[None]:
     if connection.vendor == "postgresql":
         with _postgresql(connection):
             yield
-    elif connection.vendor == "sqlite":
+    elif connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        # (An in-memory database has no other process to wait for: nothing to bound.)
         with _sqlite(connection):
             yield
     else:
