@@ -32,8 +32,9 @@ from oauthlib.oauth2.rfc8628 import errors as rfc8628_errors
 
 from ...conf import conf
 from ...core.errors import DPoPError
-from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, dpop_error_response
+from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, add_response_nonce, dpop_error_response
 from .forms import DPoPAllowForm
+from .par_views import PushedAuthorizationMixin, par_metadata
 from .tokens import binding_jkt, token_checksum
 from .validators import is_jkt
 
@@ -102,7 +103,10 @@ class DPoPTokenView(TokenView):
             # Last value wins, as in DOT's extract_body. A missing or empty device_code is a
             # malformed request (RFC 6749 §5.2): DOT raises KeyError there, and oauthlib's
             # pre-token hook DoesNotExist, both 500s.
-            return self.device_flow_token_response(request, request.POST.get("device_code", ""))
+            response = self.device_flow_token_response(request, request.POST.get("device_code", ""))
+            # DPOP_NONCE_ON_EVERY_RESPONSE: the polls' authorization_pending answers too (§8.2).
+            add_response_nonce(response, request, None, response.status_code)
+            return response
         return self.authorization_flow_token_response(request)
 
 
@@ -124,8 +128,10 @@ class CompatDeviceAuthorizationView(DeviceAuthorizationView):
         return headers, response, status
 
 
-class DPoPAuthorizationView(AuthorizationView):
-    """DOT's authorization endpoint accepting ``dpop_jkt`` (RFC 9449 §10).
+class DPoPAuthorizationView(PushedAuthorizationMixin, AuthorizationView):
+    """DOT's authorization endpoint accepting ``dpop_jkt`` (RFC 9449 §10) and ``request_uri``.
+
+    ``request_uri`` (RFC 9126 §4) is :class:`~.par_views.PushedAuthorizationMixin`'s.
 
     The thumbprint is checked (43 base64url characters), carried through the consent form's
     hidden field, and handed to oauthlib as a credential, so the validator stores it with the
@@ -220,6 +226,7 @@ class DPoPMetadataMixin:
             return response
         data = json.loads(response.content)
         data["dpop_signing_alg_values_supported"] = list(conf.DPOP_ALLOWED_ALGORITHMS)
+        data.update(par_metadata(request))
         patched = http.JsonResponse(data, status=response.status_code)
         for name, value in response.items():
             if name.lower() not in ("content-type", "content-length"):
