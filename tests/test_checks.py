@@ -227,8 +227,11 @@ def test_every_setting_has_a_tested_check() -> None:
     # A DPOP_* setting added to conf.py without a check (and a case here) fails this test.
     settings_names = {name for name in vars(Settings) if name.startswith("DPOP_")}
     from tests.seam.test_checks import CASES as TOKEN_CASES  # django_dpop.token_checks
+    from tests.tokens.test_jwt_checks import TESTED_SETTINGS as JWT_SETTINGS
 
-    tested = {name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")}
+    tested = {
+        name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")
+    } | JWT_SETTINGS
     assert settings_names == tested
 
 
