@@ -13,10 +13,11 @@ class DPoPOAuth2ProviderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .checks import check_oauth2_classes, check_urls
+        from .checks import check_jwt_access_tokens, check_oauth2_classes, check_urls
 
         register(Tags.security)(check_oauth2_classes)
         register(Tags.urls)(check_urls)
+        register(Tags.security)(check_jwt_access_tokens)
         if apps.is_installed("rest_framework"):
             from ..rest_framework.checks import check_default_authentication_classes, check_dot_base
 
