@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.utils.module_loading import import_string
 
 from ..conf import conf
 from .jwt import ISSUER_OPTIONS, normalize_type, parse_algorithms, parse_issuer
@@ -32,7 +33,8 @@ class Codes:
     ISSUER_DUPLICATE = "django_dpop.E028"
     ALLOW_HTTP_IN_PRODUCTION = "django_dpop.W007"
     ACCEPTS_PLAIN_JWT = "django_dpop.W008"
-    REFETCH_AFTER_EXPIRY = "django_dpop.W009"
+    REFETCH_AFTER_EXPIRY = "django_dpop.E029"
+    VALIDATOR_NOT_LISTED = "django_dpop.W009"
 
 
 _ISSUER_HINT = (
@@ -50,7 +52,34 @@ def check_jwt_settings(**kwargs: Any) -> list[CheckMessage]:
     messages += _check_types()
     messages += _check_numbers()
     messages += _check_issuers()
+    messages += _check_validator_listed()
     return messages
+
+
+def _check_validator_listed() -> list[CheckMessage]:
+    if not conf.DPOP_JWT_ISSUERS:
+        return []
+    from .jwt import JWTTokenValidator
+
+    entries = conf.DPOP_TOKEN_VALIDATORS
+    for entry in entries if isinstance(entries, list | tuple) else ():
+        try:
+            target = import_string(entry) if isinstance(entry, str) else entry
+        except ImportError:
+            continue  # django_dpop.E017 reports it
+        if isinstance(target, JWTTokenValidator) or (
+            isinstance(target, type) and issubclass(target, JWTTokenValidator)
+        ):
+            return []
+    return [
+        Warning(
+            "DPOP_JWT_ISSUERS is set but DPOP_TOKEN_VALIDATORS lists no JWTTokenValidator: JWT access "
+            "tokens are refused (unless a view lists it in its own token_validators).",
+            hint="Add 'django_dpop.tokens.jwt.JWTTokenValidator' to DPOP_TOKEN_VALIDATORS, or silence "
+            "django_dpop.W009 when only some views use it.",
+            id=Codes.VALIDATOR_NOT_LISTED,
+        )
+    ]
 
 
 def _check_allow_http() -> list[CheckMessage]:
@@ -145,9 +174,9 @@ def _check_numbers() -> list[CheckMessage]:
         return messages
     if conf.DPOP_JWKS_REFETCH_INTERVAL > conf.DPOP_JWKS_CACHE_SECONDS:
         messages.append(
-            Warning(
+            Error(
                 "DPOP_JWKS_REFETCH_INTERVAL is longer than DPOP_JWKS_CACHE_SECONDS: expired key sets "
-                "are served (stale) until the next fetch is allowed.",
+                "would be served (stale) until the next fetch is allowed.",
                 hint="Keep the refetch interval (e.g. 30) well under the cache lifetime (e.g. 300).",
                 id=Codes.REFETCH_AFTER_EXPIRY,
             )

@@ -14,9 +14,11 @@ from django_dpop.tokens.jwt import JWTTokenValidator
 
 
 ISSUER = TestIssuer("https://as.example.com", alg="ES256")
+JWT = "django_dpop.tokens.jwt.JWTTokenValidator"
 GOOD = {
     "DPOP_JWT_ISSUERS": [{"issuer": "https://as.example.com", "jwks_uri": "https://as.example.com/jwks"}],
     "DPOP_JWT_AUDIENCE": "https://api.example.com",
+    "DPOP_TOKEN_VALIDATORS": [JWT],
 }
 
 
@@ -28,6 +30,7 @@ def entry(**options: Any) -> dict[str, Any]:
 
 
 def ids(**values: Any) -> list[str]:
+    values.setdefault("DPOP_TOKEN_VALIDATORS", [JWT])
     with override_settings(**values):
         return [message.id for message in check_jwt_settings()]
 
@@ -57,6 +60,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
             "DPOP_JWT_AUDIENCE": "https://api.example.com",
             "DPOP_JWKS_ALLOW_HTTP": True,
             "DEBUG": True,
+            "DPOP_TOKEN_VALIDATORS": [JWT],
         },
     ),
     (
@@ -105,11 +109,22 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_JWT_ACCEPTED_TYPES": ["AT+JWT"]},
     ),
     (
+        Codes.VALIDATOR_NOT_LISTED,
+        {**GOOD, "DPOP_TOKEN_VALIDATORS": ["django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator"]},
+        {**GOOD, "DPOP_TOKEN_VALIDATORS": ["tests.tokens.test_jwt_checks.MyJWTValidator"]},
+    ),
+    (
         Codes.REFETCH_AFTER_EXPIRY,
         {"DPOP_JWKS_REFETCH_INTERVAL": 600, "DPOP_JWKS_CACHE_SECONDS": 300},
         {"DPOP_JWKS_REFETCH_INTERVAL": 300, "DPOP_JWKS_CACHE_SECONDS": 300},
     ),
 ]
+
+
+class MyJWTValidator(JWTTokenValidator):
+    """A subclass counts as the JWT validator (W009)."""
+
+
 #: The settings these cases cover (tests/test_checks.py requires a check per DPOP_* setting).
 TESTED_SETTINGS = {name for _, bad, _ in CASES for name in bad if name.startswith("DPOP_")}
 
@@ -138,7 +153,7 @@ def test_every_code_is_unique_tested_and_in_range() -> None:
 
 def test_every_message_has_a_hint_and_the_right_level() -> None:
     for code, bad, _ in CASES:
-        with override_settings(**bad):
+        with override_settings(**{"DPOP_TOKEN_VALIDATORS": [JWT], **bad}):
             messages = [message for message in check_jwt_settings() if message.id == code]
         assert messages, code
         for message in messages:
@@ -152,10 +167,14 @@ def test_an_entry_the_checks_refuse_is_ignored_by_the_validator() -> None:
 
     bad = {"issuer": ISSUER.issuer, "keys": [ISSUER.public_jwk], "algorithms": ["HS256"]}
     token = ISSUER.mint(audience="https://api.example.com", claims={"cnf": {"jkt": "x"}})
-    with override_settings(DPOP_JWT_ISSUERS=[bad], DPOP_JWT_AUDIENCE="https://api.example.com"):
+    with override_settings(
+        DPOP_JWT_ISSUERS=[bad], DPOP_JWT_AUDIENCE="https://api.example.com", DPOP_TOKEN_VALIDATORS=[JWT]
+    ):
         assert Codes.ALGORITHMS in [m.id for m in check_jwt_settings()]
         assert JWTTokenValidator().validate(RequestFactory().get("/"), token, scheme="dpop") is None
     good = {**bad, "algorithms": ["ES256"]}
-    with override_settings(DPOP_JWT_ISSUERS=[good], DPOP_JWT_AUDIENCE="https://api.example.com"):
+    with override_settings(
+        DPOP_JWT_ISSUERS=[good], DPOP_JWT_AUDIENCE="https://api.example.com", DPOP_TOKEN_VALIDATORS=[JWT]
+    ):
         assert check_jwt_settings() == []
         assert JWTTokenValidator().validate(RequestFactory().get("/"), token, scheme="dpop") is not None
