@@ -173,6 +173,21 @@ def test_invalid_resource_issues_nothing(client: Client, jwt_mode: Any, cc_app: 
     assert not get_access_token_model().objects.exists()
 
 
+@pytest.mark.parametrize("broken", ["key", "audience"])
+def test_no_key_or_audience_issues_nothing(
+    client: Client, settings: Any, jwt_mode: Any, cc_app: App, key: TestKey, broken: str
+) -> None:
+    if broken == "key":
+        jwt_mode(OIDC_RSA_PRIVATE_KEY="")
+    else:
+        settings.DPOP_JWT_ACCESS_TOKEN_AUDIENCE = None
+    response = post_token(client, cc_app, {"grant_type": "client_credentials"}, key=key)
+    # oauthlib's ServerError: 400 server_error (RFC 6749 §5.2 has no 5xx for the token endpoint).
+    assert response.status_code == 400
+    assert json.loads(response.content)["error"] == "server_error"
+    assert not get_access_token_model().objects.exists()
+
+
 def test_user_token_refresh_token_opaque_and_refresh(
     client: Client, browser: Client, jwt_mode: Any, code_app: App, key: TestKey, user: Any
 ) -> None:

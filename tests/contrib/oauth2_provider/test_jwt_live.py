@@ -198,7 +198,9 @@ def test_jwt_access_tokens_across_servers(authorization_server: str, resource_se
         assert refreshed.status_code == 200, refreshed.text
         new = refreshed.json()["access_token"]
         assert new != token
-        assert jwt.decode(new, options={"verify_signature": False})["cnf"] == {"jkt": key.thumbprint}
+        new_claims = jwt.decode(new, options={"verify_signature": False})
+        assert new_claims["cnf"] == {"jkt": key.thumbprint}
+        assert new_claims["aud"] == audience  # the refresh token's resource
         again = api.get(me_url, auth=DPoPAuth(key, new))
         assert again.status_code == 200, again.text
         assert again.json()["jkt"] == key.thumbprint
