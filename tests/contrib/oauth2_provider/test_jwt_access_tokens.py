@@ -32,6 +32,8 @@ pytestmark = [pytest.mark.urls("tests.contrib.oauth2_provider.jwt_urls"), pytest
 AUDIENCE = "https://api.test"
 ISSUER = "http://testserver/o"
 LIFETIME = 600
+#: The DPOP_* settings whose checks are tested here (tests/test_checks.py counts them).
+TESTED_SETTINGS = {"DPOP_JWT_ACCESS_TOKEN_AUDIENCE"}
 GENERATOR = "django_dpop.contrib.oauth2_provider.jwt_tokens.generate_access_token"
 REFRESH_GENERATOR = "django_dpop.contrib.oauth2_provider.jwt_tokens.generate_refresh_token"
 
