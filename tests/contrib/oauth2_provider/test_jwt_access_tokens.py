@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -240,9 +244,54 @@ def test_dot_resource_validator_accepts_the_stored_jwt(
     assert _get(client, "/dot/", token, key).status_code == 200
     assert _get(client, "/dot/", token, other_key).status_code == 403
     assert _get(client, "/dot/", token, None, scheme="Bearer").status_code == 403
+    # Looking like a JWT access token is not enough: it must be a stored one.
+    header, payload, signature = token.split(".")
+    forged = ".".join([header, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")])
+    assert _get(client, "/dot/", forged, key).status_code == 403
     # Revoked at DOT: DOT's own resources refuse it at once.
     get_access_token_model().objects.get(token=token).revoke()
     assert _get(client, "/dot/", token, key).status_code == 403
+
+
+def test_unbound_jwt_as_bearer_on_dot_resources(
+    client: Client, jwt_mode: Any, cc_app: App, key: TestKey
+) -> None:
+    token = _issue(client, cc_app, None)["access_token"]
+    assert _get(client, "/dot/", token, None, scheme="Bearer").status_code == 200
+    # An unbound token with the DPoP scheme is refused (RFC 9449 §7.1).
+    assert _get(client, "/dot/", token, key).status_code == 403
+
+
+def test_example_project_settings_in_jwt_mode(tmp_path: Any) -> None:
+    """``DPOP_DEMO_JWT_ACCESS_TOKENS=1``: the example's checks pass; its key file is private."""
+    root = Path(__file__).resolve().parents[3]
+    key_file = tmp_path / "key.pem"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "EXAMPLE_DB": str(tmp_path / "db.sqlite3"),
+        "DPOP_DEMO_JWT_ACCESS_TOKENS": "1",
+        "DPOP_DEMO_OIDC_KEY_FILE": str(key_file),
+        "DPOP_DEMO_JWT_ISSUER": "http://127.0.0.1:8000/o",
+        "DPOP_DEMO_JWKS_URI": "http://127.0.0.1:8000/o/.well-known/jwks.json",
+        "DPOP_DEMO_JWKS_ALLOW_HTTP": "1",
+    }
+    script = (
+        "from django.core.checks import run_checks; from oauth2_provider.settings import oauth2_settings as o; "
+        "from django_dpop.contrib.oauth2_provider import jwt_tokens; "
+        "print([m.id for m in run_checks() if m.level >= 30], jwt_tokens.is_enabled())"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[] True"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert jwt_tokens.jwk_from_pem(key_file.read_text()).has_private
 
 
 def test_metadata_advertises_jwks_uri(client: Client, jwt_mode: Any) -> None:
