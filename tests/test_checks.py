@@ -279,12 +279,15 @@ def test_every_code_is_unique_and_tested() -> None:
 def test_every_setting_has_a_tested_check() -> None:
     # A DPOP_* setting added to conf.py without a check (and a case here) fails this test.
     settings_names = {name for name in vars(Settings) if name.startswith("DPOP_")}
+    from tests.contrib.oauth2_provider.test_jwt_access_tokens import TESTED_SETTINGS as DOT_JWT_SETTINGS
     from tests.seam.test_checks import CASES as TOKEN_CASES  # django_dpop.token_checks
     from tests.tokens.test_jwt_checks import TESTED_SETTINGS as JWT_SETTINGS
 
-    tested = {
-        name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")
-    } | JWT_SETTINGS
+    tested = (
+        {name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")}
+        | JWT_SETTINGS
+        | DOT_JWT_SETTINGS
+    )
     # The resource-server settings (introspection, RFC 9728): django_dpop.resource_checks.
     tested |= {name for _, bad, _ in RESOURCE_CASES for name in bad if name.startswith("DPOP_")}
     assert settings_names == tested
