@@ -66,6 +66,17 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_ALLOWED_ALGORITHMS": ["ES256"]},
     ),
     (Codes.ALGORITHM_FORBIDDEN, {"DPOP_ALLOWED_ALGORITHMS": ["XYZ"]}, {"DPOP_ALLOWED_ALGORITHMS": ["RS512"]}),
+    # RFC 9864 §2.2: the fully-specified EdDSA names, spelled exactly.
+    (
+        Codes.ALGORITHM_FORBIDDEN,
+        {"DPOP_ALLOWED_ALGORITHMS": ["ed25519"]},
+        {"DPOP_ALLOWED_ALGORITHMS": ["Ed25519", "Ed448"]},
+    ),
+    (
+        Codes.ALGORITHM_FORBIDDEN,
+        {"DPOP_ALLOWED_ALGORITHMS": ["Ed25519", "X25519"]},
+        {"DPOP_ALLOWED_ALGORITHMS": ["Ed448"]},
+    ),
     (
         Codes.NONCE_ON_EVERY_RESPONSE,
         {"DPOP_NONCE_ON_EVERY_RESPONSE": 1},
