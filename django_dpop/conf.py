@@ -77,6 +77,10 @@ class Settings:
         return getattr(settings, "DPOP_NONCE_STORE", "django_dpop.storage.DatabaseNonceStore")
 
     @property
+    def DPOP_STORE_TIMEOUT(self) -> float:
+        return getattr(settings, "DPOP_STORE_TIMEOUT", 2.0)
+
+    @property
     def DPOP_HTU_BASE_URL(self) -> str | None:
         return getattr(settings, "DPOP_HTU_BASE_URL", None)
 
