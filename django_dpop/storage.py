@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import logging
 import math
+import os
 import secrets
 import time
 from functools import lru_cache
@@ -29,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.db import IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.constants import OnConflict
@@ -181,7 +182,7 @@ class CacheReplayStore:
     def _add(self, cache: Any, key: str, timeout: int) -> tuple[bool, float | None]:
         """``add`` the proof's key, then read the marker: (added, since or None)."""
         if isinstance(cache, RedisCache):
-            client = cache._cache.get_client(write=True)
+            client = _redis_client(cache)
             pipe = client.pipeline(transaction=False)
             pipe.set(cache.make_and_validate_key(key), 1, ex=timeout, nx=True)
             pipe.get(cache.make_and_validate_key(self.MARKER_KEY))
@@ -203,6 +204,31 @@ class CacheReplayStore:
         if since is None:  # a cache that keeps nothing: it cannot detect replays either
             raise StoreUnavailable("DPoP replay cache keeps no state")
         return since
+
+
+def _redis_client(cache: RedisCache) -> Any:
+    """The redis-py client of ``cache``'s write pool, made once per pool and process.
+
+    Django's ``RedisCacheClient.get_client`` builds a new ``redis.Redis`` on every call (about
+    as costly as the round trip itself). A client only wraps its connection pool and is
+    thread-safe, so one per pool is kept on Django's per-thread backend object, and made anew
+    after a fork (the pid differs) or when the pool changes. A custom client class that
+    overrides how clients or pools are chosen (sharding, say) is asked every time, as Django does.
+    """
+    backend = cache._cache
+    cls = type(backend)
+    if (
+        cls.get_client is not RedisCacheClient.get_client
+        or cls._get_connection_pool is not RedisCacheClient._get_connection_pool
+    ):
+        return backend.get_client(write=True)
+    pool = backend._get_connection_pool(True)
+    pid = os.getpid()
+    cached = getattr(backend, "_django_dpop_client", None)
+    if cached is None or cached[0] != pid or cached[1] is not pool:
+        cached = (pid, pool, backend.get_client(write=True))
+        backend._django_dpop_client = cached
+    return cached[2]
 
 
 def _since(value: Any) -> float | None:
