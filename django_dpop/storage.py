@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import os
 import secrets
 import time
 from functools import lru_cache
@@ -182,11 +181,18 @@ class CacheReplayStore:
     def _add(self, cache: Any, key: str, timeout: int) -> tuple[bool, float | None]:
         """``add`` the proof's key, then read the marker: (added, since or None)."""
         if isinstance(cache, RedisCache):
-            client = _redis_client(cache)
-            pipe = client.pipeline(transaction=False)
-            pipe.set(cache.make_and_validate_key(key), 1, ex=timeout, nx=True)
-            pipe.get(cache.make_and_validate_key(self.MARKER_KEY))
-            added, since = pipe.execute()
+            commands = (
+                ("SET", cache.make_and_validate_key(key), 1, "EX", timeout, "NX"),
+                ("GET", cache.make_and_validate_key(self.MARKER_KEY)),
+            )
+            pool = _write_pool(cache)
+            if pool is None:  # a custom client class: through its own client, as Django does
+                pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
+                for command in commands:
+                    pipe.execute_command(*command)
+                added, since = pipe.execute()
+            else:
+                added, since = _pipelined(pool, commands)
             return bool(added), _since(since)
         if not cache.add(key, 1, timeout):
             return False, None
@@ -206,14 +212,13 @@ class CacheReplayStore:
         return since
 
 
-def _redis_client(cache: RedisCache) -> Any:
-    """The redis-py client of ``cache``'s write pool, made once per pool and process.
+def _write_pool(cache: RedisCache) -> Any:
+    """The redis-py connection pool Django's ``RedisCache`` writes to, or None for a custom client.
 
     Django's ``RedisCacheClient.get_client`` builds a new ``redis.Redis`` on every call (about
-    as costly as the round trip itself). A client only wraps its connection pool and is
-    thread-safe, so one per pool is kept on Django's per-thread backend object, and made anew
-    after a fork (the pid differs) or when the pool changes. A custom client class that
-    overrides how clients or pools are chosen (sharding, say) is asked every time, as Django does.
+    as costly as the round trip itself), and a redis-py pipeline adds its own layers. The store
+    only needs the pool, which redis-py makes thread-safe and resets in a forked child. A client
+    class that overrides how clients or pools are chosen (sharding, say) gets None.
     """
     backend = cache._cache
     cls = type(backend)
@@ -221,14 +226,27 @@ def _redis_client(cache: RedisCache) -> Any:
         cls.get_client is not RedisCacheClient.get_client
         or cls._get_connection_pool is not RedisCacheClient._get_connection_pool
     ):
-        return backend.get_client(write=True)
-    pool = backend._get_connection_pool(True)
-    pid = os.getpid()
-    cached = getattr(backend, "_django_dpop_client", None)
-    if cached is None or cached[0] != pid or cached[1] is not pool:
-        cached = (pid, pool, backend.get_client(write=True))
-        backend._django_dpop_client = cached
-    return cached[2]
+        return None
+    return backend._get_connection_pool(True)
+
+
+def _pipelined(pool: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    """Send ``commands`` in one round trip on a pooled connection; return their raw replies.
+
+    What a redis-py pipeline (``transaction=False``) does, minus its retries: any error (a
+    connection refused, a socket timeout, an error reply) propagates, and the caller refuses
+    (fail closed). On any error the connection is dropped, so that no half-read reply can reach
+    the next command sent on it.
+    """
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command(connection.pack_commands(commands))
+        return [connection.read_response() for _ in commands]
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
 
 
 def _since(value: Any) -> float | None:

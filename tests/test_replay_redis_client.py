@@ -1,4 +1,4 @@
-"""CacheReplayStore keeps one redis-py client per pool and process (Django makes one per call)."""
+"""CacheReplayStore on Django's RedisCache: one pipelined round trip on the pool, no client per call."""
 
 from __future__ import annotations
 
@@ -26,19 +26,28 @@ def remembering(cache: Any) -> Any:
     return cache
 
 
-def test_one_client_per_pool_and_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_store_writes_on_the_caches_write_pool_without_a_client_per_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     cache = remembering(caches["redis"])
-    first = storage._redis_client(cache)
-    assert storage._redis_client(cache) is first
-    assert first.connection_pool is cache._cache._get_connection_pool(True)
-    # After a fork (another pid) the parent's client is never reused.
-    monkeypatch.setattr(storage.os, "getpid", lambda: -1)
-    after_fork = storage._redis_client(cache)
-    assert after_fork is not first
-    assert storage._redis_client(cache) is after_fork
+    assert storage._write_pool(cache) is cache._cache._get_connection_pool(True)
+    made: list[Any] = []
+    monkeypatch.setattr(cache._cache, "_client", lambda **kwargs: made.append(kwargs))
+    assert CacheReplayStore("redis").check_and_add(replay_key("pool"), int(time.time()) + 60) is True
+    assert made == []  # Django's get_client (a new redis.Redis) was never called
 
 
-def test_the_cached_client_still_detects_replays() -> None:
+def test_an_error_reply_refuses_and_drops_the_connection() -> None:
+    cache = remembering(caches["redis"])
+    pool = storage._write_pool(cache)
+    with pytest.raises(Exception, match="(?i)wrong number|unknown|syntax"):
+        storage._pipelined(pool, (("SET",), ("GET", "x")))  # the second reply is left unread
+    # The connection was dropped, so the next call reads its own replies, not the stale one.
+    key = cache.make_and_validate_key(replay_key("next"))
+    assert storage._pipelined(pool, (("SET", key, 1, "EX", 5, "NX"), ("GET", key))) == [b"OK", b"1"]
+
+
+def test_the_pipelined_store_still_detects_replays() -> None:
     remembering(caches["redis"])
     store = CacheReplayStore("redis")
     key = replay_key("replay")
@@ -57,8 +66,11 @@ def test_a_custom_client_class_is_asked_every_time(monkeypatch: pytest.MonkeyPat
             calls.append(write)
             return super().get_client(key, write=write)
 
-    backend = cache._cache
-    monkeypatch.setattr(backend, "__class__", Sharded)
-    storage._redis_client(cache)
-    storage._redis_client(cache)
+    monkeypatch.setattr(cache._cache, "__class__", Sharded)
+    assert storage._write_pool(cache) is None
+    store = CacheReplayStore("redis")
+    key = replay_key("sharded")
+    expires_at = int(time.time()) + 60
+    assert store.check_and_add(key, expires_at) is True
+    assert store.check_and_add(key, expires_at) is False
     assert calls == [True, True]
