@@ -140,6 +140,8 @@ def configure(db: str, replay_store: str) -> None:
             "django.contrib.auth.middleware.AuthenticationMiddleware",
         ],
         DATABASES={"default": database},
+        # "default" is the replay store's cache: LocMem (one process here) for --replay-store
+        # cache, the Redis at 127.0.0.1:6379 for --replay-store redis (see above).
         CACHES={
             "default": cache,
             # jwt-redis: the real thing, under a key prefix of our own (nothing else is touched).

@@ -116,6 +116,7 @@ def test_a_locked_replay_table_answers_503_without_waiting_for_the_lock(token, k
     with locked(SeenProof) as holder:
         response = get(token, key, proof)
         assert response.status_code == 503, response.content
+        assert response.headers["Retry-After"]  # the client may retry
         assert still_locked(holder)  # answered while the lock was held: it did not wait for it
     # Nothing was recorded half-way: the proof was never accepted, so it is accepted once now.
     assert get(token, key, proof).status_code == 200

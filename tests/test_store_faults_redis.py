@@ -102,6 +102,7 @@ def test_a_store_that_is_down_refuses_and_forgets_nothing(client, key, make_toke
     for proof in (seen, fresh):
         response = dpop_get(client, token, proof)
         assert response.status_code == 503, response.content
+        assert response.headers["Retry-After"]
         assert response.json()["detail"] == "DPoP verification is temporarily unavailable."
     redis_server.start()  # back, empty (no persistence): the marker is gone too
     assert dpop_get(client, token, seen).status_code == 503
