@@ -290,9 +290,9 @@ def create_dot_jwt(key: Any) -> tuple[str, JWKSServer]:
     from django.conf import settings
     from django.test import RequestFactory, override_settings
     from oauth2_provider.models import get_application_model
-    from oauth2_provider.views.oidc import JwksInfoView
 
     from django_dpop.client import create_proof
+    from django_dpop.contrib.oauth2_provider.compat import JwksInfoView
     from django_dpop.contrib.oauth2_provider.views import DPoPTokenView
     from django_dpop.tokens.jwt import reset_settings
 

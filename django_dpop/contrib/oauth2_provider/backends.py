@@ -15,7 +15,6 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauthlib.common import Request as OAuthlibRequest
 
 from ...core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
@@ -23,6 +22,7 @@ from ...core.proof import VerifiedProof
 from ...http import get_proof, pending_nonce, set_pending_nonce
 from ...proofs import TOKEN_ENDPOINT, response_nonce, verify_request_proof
 from ...resource import refusal_nonce, retry_after, success_nonce
+from .compat import OAuthLibCore
 
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.core.validators import RegexValidator
-from oauth2_provider.forms import AllowForm
 
+from .compat import AllowForm
 from .validators import JKT_PATTERN
 
 

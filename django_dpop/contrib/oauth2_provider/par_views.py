@@ -18,9 +18,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import View
-from oauth2_provider.compat import login_not_required
-from oauth2_provider.exceptions import FatalClientError
-from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749.errors import FatalClientError as OAuthlibFatalClientError
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
@@ -31,6 +28,7 @@ from ...proofs import TOKEN_ENDPOINT, verify_request_proof
 from ...signals import ENDPOINT_PAR
 from . import par
 from .backends import TOKEN_RESPONSE_HEADERS, add_response_nonce, dpop_error_response
+from .compat import FatalClientError, OAuthLibMixin, login_not_required
 from .validators import is_jkt
 
 
