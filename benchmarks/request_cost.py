@@ -5,7 +5,7 @@ Run from the repository root::
     .venv/bin/python -m benchmarks.request_cost                 # SQLite in memory
     .venv/bin/python -m benchmarks.request_cost --db file       # SQLite file (a real disk write per proof)
     .venv/bin/python -m benchmarks.request_cost --db postgres   # a scratch database at 127.0.0.1:5432
-    .venv/bin/python -m benchmarks.request_cost --replay-store none|database|cache
+    .venv/bin/python -m benchmarks.request_cost --replay-store none|database|cache|redis
 
 The same ``APIView`` (``HasToken`` permission, a small JSON response) is served with
 ``authentication_classes = [OAuth2Authentication]`` (DOT's own class, stock DOT backend and
@@ -30,6 +30,12 @@ the database replay store (``jwt-db``) and with the cache replay store on Redis 
 issuer's JWKS is served by a local HTTP server: after the run the benchmark asserts it was fetched
 exactly once (no network call per request). Their ratio is no-auth time / case time (the share
 of no-auth throughput kept; the project aims at >= 0.6 for ``jwt-redis``).
+
+Two more rows use a JWT access token issued by this project's DOT in JWT mode
+(``jwt_tokens.generate_access_token``, through the real token endpoint with a DPoP proof, signed
+by DOT's OIDC key): ``dotjwt`` verifies it locally with ``JWTTokenValidator`` against DOT's own
+JWKS document (served locally, database replay store), ``dotjwt-dot`` looks it up as a stored
+DOT token (``DOTTokenValidator``, the row's token is the JWT).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ JWT_VALIDATOR = "django_dpop.tokens.jwt.JWTTokenValidator"
 JWT_CASE_SETTINGS: dict[str, dict[str, Any]] = {
     "jwt-db": {"DPOP_REPLAY_STORE": "django_dpop.storage.DatabaseReplayStore"},
     "jwt-redis": {"DPOP_REPLAY_STORE": "django_dpop.storage.CacheReplayStore", "DPOP_REPLAY_CACHE": "redis"},
+    "dotjwt": {"DPOP_REPLAY_STORE": "django_dpop.storage.DatabaseReplayStore"},
 }
 CLOCK: Callable[[], float] = time.perf_counter
 URLS = {
@@ -61,6 +68,8 @@ URLS = {
     "dpop": "/dpop/me/",
     "jwt-db": "/jwt/me/",
     "jwt-redis": "/jwt/me/",
+    "dotjwt": "/jwt/me/",
+    "dotjwt-dot": "/dpop/me/",
 }
 
 
@@ -104,7 +113,19 @@ def configure(db: str, replay_store: str) -> None:
         "none": None,
         "database": "django_dpop.storage.DatabaseReplayStore",
         "cache": "django_dpop.storage.CacheReplayStore",
+        "redis": "django_dpop.storage.CacheReplayStore",
     }
+    # A shared cache stands in for Redis when --replay-store cache (LocMem: one process here);
+    # --replay-store redis uses the Redis at 127.0.0.1:6379 under a key prefix of its own (it
+    # only adds keys that expire with their proofs, and the store's state marker).
+    cache: dict[str, Any] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if replay_store == "redis":
+        cache = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/0",
+            "KEY_PREFIX": f"dpop-bench-{os.getpid()}",
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
     settings.configure(
         DEBUG=False,
         SECRET_KEY="benchmark-only",
@@ -128,14 +149,16 @@ def configure(db: str, replay_store: str) -> None:
             "django.contrib.auth.middleware.AuthenticationMiddleware",
         ],
         DATABASES={"default": database},
-        # A shared cache stands in for Redis when --replay-store cache (LocMem: one process here).
+        # "default" is the replay store's cache: LocMem (one process here) for --replay-store
+        # cache, the Redis at 127.0.0.1:6379 for --replay-store redis (see above).
         CACHES={
-            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            "default": cache,
             # jwt-redis: the real thing, under a key prefix of our own (nothing else is touched).
             "redis": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
                 "LOCATION": REDIS_URL,
                 "KEY_PREFIX": f"dpop-bench-jwt-{os.getpid()}",
+                "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
             },
         },
         REST_FRAMEWORK={"DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]},
@@ -145,6 +168,14 @@ def configure(db: str, replay_store: str) -> None:
         DPOP_JWKS_ALLOW_HTTP=True,  # the local JWKS server below; never in production
     )
     django.setup()
+    if replay_store in ("cache", "redis"):
+        from django.core.cache import cache as default_cache
+
+        from django_dpop.storage import CacheReplayStore
+
+        # A store that has remembered since before the proofs were made (else it refuses them
+        # as possibly seen before a loss of its state; see CacheReplayStore).
+        default_cache.set(CacheReplayStore.MARKER_KEY, 0, 600)
 
 
 # -- the endpoint (module level so that ROOT_URLCONF can point here) -----------------------------
@@ -192,6 +223,8 @@ def build_views() -> None:
     VIEWS["dpop"] = Me.as_view(authentication_classes=[DPoPAuthentication])
     VIEWS["noauth"] = Anyone.as_view()
     VIEWS["jwt-db"] = VIEWS["jwt-redis"] = JWTMe.as_view(authentication_classes=[JWTAuthentication])
+    VIEWS["dotjwt"] = VIEWS["jwt-db"]
+    VIEWS["dotjwt-dot"] = VIEWS["dpop"]
     urlpatterns[:] = [
         path("bearer/me/", VIEWS["bearer"]),
         path("dpop/me/", VIEWS["dpop"]),
@@ -246,6 +279,68 @@ def create_jwt(key: Any) -> tuple[str, JWKSServer]:
     return token, server
 
 
+def create_dot_jwt(key: Any) -> tuple[str, JWKSServer]:
+    """A JWT access token from our DOT in JWT mode: the real token endpoint, a proof by ``key``."""
+    import base64
+    import json
+
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from django.conf import settings
+    from django.test import RequestFactory, override_settings
+    from oauth2_provider.models import get_application_model
+    from oauth2_provider.views.oidc import JwksInfoView
+
+    from django_dpop.client import create_proof
+    from django_dpop.contrib.oauth2_provider.views import DPoPTokenView
+    from django_dpop.tokens.jwt import reset_settings
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        .decode()
+    )
+    module = "django_dpop.contrib.oauth2_provider"
+    dot = {
+        "OAUTH2_BACKEND_CLASS": f"{module}.backends.DPoPOAuthLibCore",
+        "OAUTH2_VALIDATOR_CLASS": f"{module}.validators.DPoPOAuth2Validator",
+        "ACCESS_TOKEN_GENERATOR": f"{module}.jwt_tokens.generate_access_token",
+        "REFRESH_TOKEN_GENERATOR": f"{module}.jwt_tokens.generate_refresh_token",
+        "OIDC_ENABLED": True,
+        "OIDC_RSA_PRIVATE_KEY": pem,
+        "ACCESS_TOKEN_EXPIRE_SECONDS": 7200,
+    }
+    secret = "bench-dot-jwt-secret"
+    application = get_application_model().objects.create(
+        name="bench dot jwt",
+        client_secret=secret,
+        client_type="confidential",
+        authorization_grant_type="client-credentials",
+    )
+    basic = base64.b64encode(f"{application.client_id}:{secret}".encode()).decode()
+    factory = RequestFactory()
+    with override_settings(OAUTH2_PROVIDER=dot, DPOP_JWT_ACCESS_TOKEN_AUDIENCE=JWT_AUDIENCE):
+        request = factory.post(
+            "/o/token/",
+            {"grant_type": "client_credentials", "scope": "read"},
+            HTTP_AUTHORIZATION=f"Basic {basic}",
+            HTTP_DPOP=create_proof(key, "POST", "http://testserver/o/token/"),
+        )
+        response = DPoPTokenView.as_view()(request)
+        assert response.status_code == 200, response.content
+        jwks = json.loads(JwksInfoView.as_view()(factory.get("/o/.well-known/jwks.json")).content)
+    token = json.loads(response.content)["access_token"]
+    assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+    issuer = jwt.decode(token, options={"verify_signature": False})["iss"]
+    server = JWKSServer(jwks)
+    settings.DPOP_JWT_ISSUERS = [*settings.DPOP_JWT_ISSUERS, {"issuer": issuer, "jwks_uri": server.url}]
+    reset_settings()
+    return token, server
+
+
 def redis_available() -> bool:
     try:
         import redis
@@ -281,7 +376,13 @@ def create_tokens() -> tuple[str, str, Any]:
 
 
 def build_batches(
-    path: str, number: int, bearer: str, dpop: str, key: Any, jwt: str | None = None
+    path: str,
+    number: int,
+    bearer: str,
+    dpop: str,
+    key: Any,
+    jwt: str | None = None,
+    dot_jwt: str | None = None,
 ) -> dict[str, Callable[[], list[Any]]]:
     """Return, per case, a function that builds ``number`` ready-to-send requests (untimed)."""
     from django.test import RequestFactory
@@ -312,6 +413,9 @@ def build_batches(
     }
     if jwt is not None:
         headers["jwt-db"] = headers["jwt-redis"] = dpop_batch(jwt, URLS["jwt-db"])
+    if dot_jwt is not None:
+        headers["dotjwt"] = dpop_batch(dot_jwt, URLS["dotjwt"])
+        headers["dotjwt-dot"] = dpop_batch(dot_jwt, URLS["dotjwt-dot"])
     if path == "view":
 
         def requests(case: str) -> Callable[[], list[Any]]:
@@ -330,12 +434,13 @@ def run(
     key: Any,
     cases: list[str],
     jwt: str | None = None,
+    dot_jwt: str | None = None,
 ) -> dict[str, list[float]]:
     from django.test import Client
     from django.test.utils import override_settings
 
     client = Client()
-    batches = build_batches(path, number, bearer, dpop, key, jwt)
+    batches = build_batches(path, number, bearer, dpop, key, jwt, dot_jwt)
 
     def timed(case: str) -> float:
         items = batches[case]()
@@ -367,7 +472,7 @@ def run(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["memory", "file", "postgres"], default="memory")
-    parser.add_argument("--replay-store", choices=["database", "cache", "none"], default="database")
+    parser.add_argument("--replay-store", choices=["database", "cache", "redis", "none"], default="database")
     parser.add_argument("--path", choices=["view", "client", "both"], default="both")
     parser.add_argument(
         "--lookup",
@@ -405,7 +510,16 @@ def report(args: argparse.Namespace) -> None:
     build_views()
     bearer, dpop, key = create_tokens()
     jwt, jwks = create_jwt(key)
+    dot_jwt, dot_jwks = create_dot_jwt(key)
     cases = ["noauth", "bearer", "dpop", "jwt-db"] + (["jwt-redis"] if redis_available() else [])
+    cases += ["dotjwt", "dotjwt-dot"]
+    if "jwt-redis" in cases:
+        from django.core.cache import caches
+
+        from django_dpop.storage import CacheReplayStore
+
+        # As for --replay-store redis: a store that has remembered since before the proofs.
+        caches["redis"].set(CacheReplayStore.MARKER_KEY, 0, 600)
     print(
         f"database={args.db} replay_store={args.replay_store} lookup={args.lookup} "
         f"clock={args.clock} rounds={args.repeat}x{args.number} requests"
@@ -414,7 +528,7 @@ def report(args: argparse.Namespace) -> None:
     print(f"{'path':<7} {'case':<10} {'median us':>10} {'best us':>9} {'vs noauth':>10}")
     try:
         for path in ("view", "client") if args.path == "both" else (args.path,):
-            results = run(path, args.repeat, args.number, bearer, dpop, key, cases, jwt)
+            results = run(path, args.repeat, args.number, bearer, dpop, key, cases, jwt, dot_jwt)
             medians = {case: statistics.median(times) for case, times in results.items()}
             bests = {case: min(times) for case, times in results.items()}
             for case in cases:
@@ -429,9 +543,11 @@ def report(args: argparse.Namespace) -> None:
             sys.stdout.flush()
     finally:
         jwks.close()
+        dot_jwks.close()
     # Once cached, the JWKS is never fetched again: no network call per request.
     assert jwks.fetches == 1, f"the JWKS was fetched {jwks.fetches} times"
-    print(f"JWKS fetches during the run: {jwks.fetches}")
+    assert dot_jwks.fetches == 1, f"DOT's JWKS was fetched {dot_jwks.fetches} times"
+    print(f"JWKS fetches during the run: {jwks.fetches} (test issuer), {dot_jwks.fetches} (our DOT)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
@@ -35,6 +35,48 @@ DEFAULT_JWT_ALGORITHMS: tuple[str, ...] = (
     "ES512",
     "EdDSA",
 )
+
+
+_MISSING = object()
+
+
+class _SettingsSnapshot:
+    """Django's settings as this module reads them: each name looked up once, then remembered.
+
+    A protected request reads about ten ``DPOP_*`` settings, most of them unset (their defaults
+    apply), and every read of an unset name walks Django's settings chain to an AttributeError.
+    Here a value, or its absence, is remembered for as long as Django's settings object stays
+    the same one: ``override_settings`` (and pytest-django's ``settings``, deletions included)
+    swaps that object on enter and exit, and ``setting_changed`` forgets too. So reads stay live
+    under overrides; only a value assigned to ``django.conf.settings`` at runtime outside them
+    (which Django does not support either) is not seen.
+    """
+
+    __slots__ = ("_source", "_values")
+
+    def __init__(self) -> None:
+        self.forget()
+
+    def __getattr__(self, name: str) -> Any:
+        source = django_settings._wrapped
+        if source is not self._source:
+            self._values = {}
+            self._source = source
+        values = self._values
+        try:
+            value = values[name]
+        except KeyError:
+            value = values[name] = getattr(django_settings, name, _MISSING)
+        if value is _MISSING:
+            raise AttributeError(name)
+        return value
+
+    def forget(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._source: Any = None
+
+
+settings = _SettingsSnapshot()
 
 
 class Settings:
@@ -77,6 +119,10 @@ class Settings:
         return getattr(settings, "DPOP_NONCE_STORE", "django_dpop.storage.DatabaseNonceStore")
 
     @property
+    def DPOP_STORE_TIMEOUT(self) -> float:
+        return getattr(settings, "DPOP_STORE_TIMEOUT", 2.0)
+
+    @property
     def DPOP_HTU_BASE_URL(self) -> str | None:
         return getattr(settings, "DPOP_HTU_BASE_URL", None)
 
@@ -91,6 +137,11 @@ class Settings:
     @property
     def DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS(self) -> bool:
         return getattr(settings, "DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS", False)
+
+    @property
+    def DPOP_JWT_ACCESS_TOKEN_AUDIENCE(self) -> str | Sequence[str] | None:
+        # The default aud of the JWT access tokens DOT issues (contrib.oauth2_provider.jwt_tokens).
+        return getattr(settings, "DPOP_JWT_ACCESS_TOKEN_AUDIENCE", None)
 
     @property
     def DPOP_TOKEN_VALIDATORS(self) -> Sequence[Any]:
@@ -116,7 +167,8 @@ class Settings:
 
     @property
     def DPOP_JWT_AUDIENCE(self) -> str | Sequence[str] | None:
-        return getattr(settings, "DPOP_JWT_AUDIENCE", None)
+        # Default: this resource's identifier, shared with introspection and RFC 9728 metadata.
+        return getattr(settings, "DPOP_JWT_AUDIENCE", None) or self.DPOP_RESOURCE_IDENTIFIER
 
     @property
     def DPOP_JWT_ALGORITHMS(self) -> Sequence[str]:
@@ -149,6 +201,60 @@ class Settings:
     @property
     def DPOP_JWKS_ALLOW_HTTP(self) -> bool:
         return getattr(settings, "DPOP_JWKS_ALLOW_HTTP", False)
+
+    # -- RFC 7662 introspection (django_dpop.tokens.introspection) and RFC 9728 metadata ---------
+
+    @property
+    def DPOP_INTROSPECTION_URL(self) -> str | None:
+        return getattr(settings, "DPOP_INTROSPECTION_URL", None)
+
+    @property
+    def DPOP_INTROSPECTION_AUTH_METHOD(self) -> str:
+        return getattr(settings, "DPOP_INTROSPECTION_AUTH_METHOD", "client_secret_basic")
+
+    @property
+    def DPOP_INTROSPECTION_CLIENT_ID(self) -> str | None:
+        return getattr(settings, "DPOP_INTROSPECTION_CLIENT_ID", None)
+
+    @property
+    def DPOP_INTROSPECTION_CLIENT_SECRET(self) -> str | None:
+        return getattr(settings, "DPOP_INTROSPECTION_CLIENT_SECRET", None)
+
+    @property
+    def DPOP_INTROSPECTION_BEARER_TOKEN(self) -> str | None:
+        return getattr(settings, "DPOP_INTROSPECTION_BEARER_TOKEN", None)
+
+    @property
+    def DPOP_INTROSPECTION_TIMEOUT(self) -> float:
+        return getattr(settings, "DPOP_INTROSPECTION_TIMEOUT", 5)
+
+    @property
+    def DPOP_INTROSPECTION_CACHE_SECONDS(self) -> int:
+        return getattr(settings, "DPOP_INTROSPECTION_CACHE_SECONDS", 60)
+
+    @property
+    def DPOP_INTROSPECTION_CACHE_SIZE(self) -> int:
+        return getattr(settings, "DPOP_INTROSPECTION_CACHE_SIZE", 10_000)
+
+    @property
+    def DPOP_INTROSPECTION_ALLOW_HTTP(self) -> bool:
+        return getattr(settings, "DPOP_INTROSPECTION_ALLOW_HTTP", False)
+
+    @property
+    def DPOP_RESOURCE_IDENTIFIER(self) -> str | None:
+        return getattr(settings, "DPOP_RESOURCE_IDENTIFIER", None)
+
+    @property
+    def DPOP_RESOURCE_AUTHORIZATION_SERVERS(self) -> Sequence[str]:
+        return getattr(settings, "DPOP_RESOURCE_AUTHORIZATION_SERVERS", ())
+
+    @property
+    def DPOP_RESOURCE_SCOPES_SUPPORTED(self) -> Sequence[str] | None:
+        return getattr(settings, "DPOP_RESOURCE_SCOPES_SUPPORTED", None)
+
+    @property
+    def DPOP_RESOURCE_METADATA_URL(self) -> str | None:
+        return getattr(settings, "DPOP_RESOURCE_METADATA_URL", None)
 
 
 conf = Settings()
@@ -226,6 +332,7 @@ _RESOLVED: dict[str, tuple[Any, ...]] = {}
 
 
 def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    settings.forget()
     if setting in ("DPOP_TOKEN_VALIDATORS", "INSTALLED_APPS"):
         _RESOLVED.clear()
 

@@ -12,10 +12,15 @@ from django.test.utils import override_settings
 
 from django_dpop.checks import Codes, check_settings
 from django_dpop.conf import Settings
+from tests.tokens.test_resource_checks import CASES as RESOURCE_CASES
 
 
 LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-REDIS = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}
+REDIS_NO_TIMEOUTS = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:6379/0",
+}
+REDIS = {**REDIS_NO_TIMEOUTS, "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2}}
 CACHE_STORE = "django_dpop.storage.CacheReplayStore"
 
 
@@ -61,6 +66,17 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_ALLOWED_ALGORITHMS": ["ES256"]},
     ),
     (Codes.ALGORITHM_FORBIDDEN, {"DPOP_ALLOWED_ALGORITHMS": ["XYZ"]}, {"DPOP_ALLOWED_ALGORITHMS": ["RS512"]}),
+    # RFC 9864 §2.2: the fully-specified EdDSA names, spelled exactly.
+    (
+        Codes.ALGORITHM_FORBIDDEN,
+        {"DPOP_ALLOWED_ALGORITHMS": ["ed25519"]},
+        {"DPOP_ALLOWED_ALGORITHMS": ["Ed25519", "Ed448"]},
+    ),
+    (
+        Codes.ALGORITHM_FORBIDDEN,
+        {"DPOP_ALLOWED_ALGORITHMS": ["Ed25519", "X25519"]},
+        {"DPOP_ALLOWED_ALGORITHMS": ["Ed448"]},
+    ),
     (
         Codes.NONCE_ON_EVERY_RESPONSE,
         {"DPOP_NONCE_ON_EVERY_RESPONSE": 1},
@@ -193,6 +209,46 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_HTU_BASE_URL": "https://example.com"},
     ),
     (Codes.ALLOW_BEARER_TOKENS, {"DPOP_ALLOW_BEARER_TOKENS": "False"}, {"DPOP_ALLOW_BEARER_TOKENS": False}),
+    (Codes.STORE_TIMEOUT, {"DPOP_STORE_TIMEOUT": 0}, {"DPOP_STORE_TIMEOUT": 0.5}),
+    (Codes.STORE_TIMEOUT, {"DPOP_STORE_TIMEOUT": "2"}, {"DPOP_STORE_TIMEOUT": 2}),
+    (Codes.STORE_TIMEOUT, {"DPOP_STORE_TIMEOUT": float("inf")}, {"DPOP_STORE_TIMEOUT": 30}),
+    (Codes.STORE_TIMEOUT, {"DPOP_STORE_TIMEOUT": True}, {}),
+    (
+        Codes.REPLAY_CACHE_NO_SOCKET_TIMEOUT,
+        {
+            "DPOP_REPLAY_STORE": CACHE_STORE,
+            "DPOP_REPLAY_CACHE": "redis",
+            "CACHES": {"default": LOCMEM, "redis": REDIS_NO_TIMEOUTS},
+        },
+        {
+            "DPOP_REPLAY_STORE": CACHE_STORE,
+            "DPOP_REPLAY_CACHE": "redis",
+            "CACHES": {
+                "default": LOCMEM,
+                "redis": {**REDIS, "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2}},
+            },
+        },
+    ),
+    (
+        Codes.REPLAY_CACHE_NO_SOCKET_TIMEOUT,
+        {
+            "DPOP_REPLAY_STORE": CACHE_STORE,
+            "DPOP_REPLAY_CACHE": "redis",
+            "CACHES": {"default": LOCMEM, "redis": {**REDIS_NO_TIMEOUTS, "OPTIONS": {"socket_timeout": 2}}},
+        },
+        {
+            "DPOP_REPLAY_STORE": CACHE_STORE,
+            "DPOP_REPLAY_CACHE": "redis",
+            "CACHES": {
+                "default": LOCMEM,
+                "redis": {
+                    "BACKEND": "django_redis.cache.RedisCache",
+                    "LOCATION": "redis://127.0.0.1:6379/0",
+                    "OPTIONS": {"SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2},
+                },
+            },
+        },
+    ),
     (
         Codes.BIND_CONFIDENTIAL_REFRESH_TOKENS,
         {"DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS": None},
@@ -226,18 +282,25 @@ def test_every_code_is_unique_and_tested() -> None:
     codes = [value for name, value in vars(Codes).items() if not name.startswith("_")]
     assert len(codes) == len(set(codes))
     assert all(code.startswith(("django_dpop.E", "django_dpop.W")) for code in codes)
-    assert {code for code, _, _ in CASES} | {Codes.NONCE_ROLLED_BACK} == set(codes)
+    # The deployment checks that ask the Redis server: tests/test_store_faults_redis.py.
+    server_checks = {Codes.REPLAY_CACHE_EVICTS, Codes.REPLAY_CACHE_SNAPSHOTS}
+    assert {code for code, _, _ in CASES} | {Codes.NONCE_ROLLED_BACK} | server_checks == set(codes)
 
 
 def test_every_setting_has_a_tested_check() -> None:
     # A DPOP_* setting added to conf.py without a check (and a case here) fails this test.
     settings_names = {name for name in vars(Settings) if name.startswith("DPOP_")}
+    from tests.contrib.oauth2_provider.test_jwt_access_tokens import TESTED_SETTINGS as DOT_JWT_SETTINGS
     from tests.seam.test_checks import CASES as TOKEN_CASES  # django_dpop.token_checks
     from tests.tokens.test_jwt_checks import TESTED_SETTINGS as JWT_SETTINGS
 
-    tested = {
-        name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")
-    } | JWT_SETTINGS
+    tested = (
+        {name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")}
+        | JWT_SETTINGS
+        | DOT_JWT_SETTINGS
+    )
+    # The resource-server settings (introspection, RFC 9728): django_dpop.resource_checks.
+    tested |= {name for _, bad, _ in RESOURCE_CASES for name in bad if name.startswith("DPOP_")}
     assert settings_names == tested
 
 

@@ -13,11 +13,12 @@ class DPoPOAuth2ProviderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .checks import check_oauth2_classes, check_par, check_urls
+        from .checks import check_jwt_access_tokens, check_oauth2_classes, check_par, check_urls
 
         register(Tags.security)(check_oauth2_classes)
         register(Tags.urls)(check_urls)
         register(Tags.security)(check_par)
+        register(Tags.security)(check_jwt_access_tokens)
         if apps.is_installed("rest_framework"):
             from ..rest_framework.checks import check_default_authentication_classes, check_dot_base
 

@@ -22,7 +22,7 @@ from ...core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
 from ...core.proof import VerifiedProof
 from ...http import get_proof, pending_nonce, set_pending_nonce
 from ...proofs import TOKEN_ENDPOINT, response_nonce, verify_request_proof
-from ...resource import refusal_nonce, success_nonce
+from ...resource import refusal_nonce, retry_after, success_nonce
 
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def dpop_error_response(exc: DPoPError) -> tuple[dict[str, str], str, int]:
         headers["DPoP-Nonce"] = exc.nonce
     elif isinstance(exc, StoreUnavailable):
         status = 503
-        headers["Retry-After"] = "1"
+        headers["Retry-After"] = retry_after()  # DPOP_RETRY_AFTER, as at the resources
     body = json.dumps({"error": exc.error, "error_description": exc.description})
     return headers, body, status
 

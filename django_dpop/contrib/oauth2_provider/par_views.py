@@ -28,6 +28,7 @@ from ...core.errors import DPoPError, StoreUnavailable
 from ...core.proof import VerifiedProof
 from ...http import get_proof
 from ...proofs import TOKEN_ENDPOINT, verify_request_proof
+from ...signals import ENDPOINT_PAR
 from . import par
 from .backends import TOKEN_RESPONSE_HEADERS, add_response_nonce, dpop_error_response
 from .validators import is_jkt
@@ -87,7 +88,7 @@ class PushedAuthorizationRequestView(OAuthLibMixin, View):
         if get_proof(request) is None:
             return None
         try:
-            return verify_request_proof(request, purpose=TOKEN_ENDPOINT)
+            return verify_request_proof(request, purpose=TOKEN_ENDPOINT, endpoint=ENDPOINT_PAR)
         except DPoPError as exc:
             raise _DPoPRefusal(exc) from exc
         except Exception as exc:  # a broken store or store setting: refuse, never 500
