@@ -308,7 +308,12 @@ def _header(segment: str) -> _Header:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    # RFC 7519 §2 NumericDate: a JSON number. An int of any size compares exactly with a float
+    # (math.isfinite would raise OverflowError beyond 1e308: a 503 for a token of a trusted
+    # issuer); a float must be finite.
+    if type(value) is int:
+        return True
+    return type(value) is float and math.isfinite(value)
 
 
 @dataclass(frozen=True, slots=True)
