@@ -228,7 +228,7 @@ class IntrospectionTokenValidator(AccessTokenValidator):
         exp = answer.get("exp")
         if _number(exp):
             # Until the token expires, never longer: an expired token is introspected again.
-            deadline = min(deadline, float(exp))
+            deadline = min(deadline, exp)  # exact for integers of any size (no float overflow)
         if deadline > now:
             cache.put(key, answer, deadline, size)
 

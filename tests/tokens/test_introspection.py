@@ -172,6 +172,19 @@ def test_clock_skew_applies_to_exp_and_nbf(idp: IntrospectionServer, key: TestKe
         validate()
 
 
+@pytest.mark.parametrize("exp", [10**400, -(10**400)])
+def test_huge_integer_exp_is_compared_exactly(idp: IntrospectionServer, key: TestKey, exp: int) -> None:
+    """An ``exp`` beyond float range (JSON allows it) is a date like any other: never a 503."""
+    idp.answers[TOKEN] = _active(key, exp=exp)
+    if exp > 0:
+        assert validate().jkt == key.jkt
+        assert validate().jkt == key.jkt  # cached (until the configured maximum)
+        assert len(idp.calls) == 1
+    else:
+        with pytest.raises(InvalidToken, match="expired"):
+            validate()
+
+
 def test_audience(idp: IntrospectionServer, key: TestKey, settings: Any) -> None:
     settings.DPOP_RESOURCE_IDENTIFIER = AUDIENCE
     idp.answers["mine"] = _active(key, aud=AUDIENCE)
