@@ -13,7 +13,7 @@ from typing import Any
 
 from django import http
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import router, transaction
+from django.db import DatabaseError
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.compat import login_not_required
@@ -35,6 +35,7 @@ from ...core.errors import DPoPError
 from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, dpop_error_response
 from .forms import DPoPAllowForm
 from .resource import binding_jkt, token_checksum
+from .transactions import log_unavailable, token_transaction, unavailable_response
 from .validators import is_jkt
 
 
@@ -77,7 +78,7 @@ class DPoPTokenView(TokenView):
         # The device row stays locked until the answer: concurrent polls of one code are served
         # one at a time, and the code is spent by its first token response. DOT 3.4.1 answered
         # every poll of an approved code with new tokens, to whoever held it, bound to any key.
-        with transaction.atomic(using=router.db_for_write(device_grant_model)):
+        with token_transaction(device_grant_model):
             device = device_grant_model.objects.select_for_update().filter(device_code=device_code).first()
             if device is None:
                 return _response(TOKEN_RESPONSE_HEADERS, json.dumps({"error": "device_not_found"}), 404)
@@ -98,12 +99,17 @@ class DPoPTokenView(TokenView):
         return _response(dict(headers), body, status)
 
     def post(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:
-        if request.POST.get("grant_type") == DEVICE_CODE_GRANT:
-            # Last value wins, as in DOT's extract_body. A missing or empty device_code is a
-            # malformed request (RFC 6749 §5.2): DOT raises KeyError there, and oauthlib's
-            # pre-token hook DoesNotExist, both 500s.
-            return self.device_flow_token_response(request, request.POST.get("device_code", ""))
-        return self.authorization_flow_token_response(request)
+        try:
+            if request.POST.get("grant_type") == DEVICE_CODE_GRANT:
+                # Last value wins, as in DOT's extract_body. A missing or empty device_code is a
+                # malformed request (RFC 6749 §5.2): DOT raises KeyError there, and oauthlib's
+                # pre-token hook DoesNotExist, both 500s.
+                return self.device_flow_token_response(request, request.POST.get("device_code", ""))
+            return self.authorization_flow_token_response(request)
+        except DatabaseError as exc:
+            # Outside the backend's own handling: the device row lock, DOT's view code.
+            log_unavailable("token endpoint", exc)
+            return _response(*unavailable_response())
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -176,6 +182,13 @@ class DPoPIntrospectTokenView(IntrospectTokenView):
     DOT builds its answer inline with no hook (DOT issue #835), so the lookup is repeated here,
     with the binding in the same query.
     """
+
+    def dispatch(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except DatabaseError as exc:
+            log_unavailable("introspection endpoint", exc)
+            return _response(*unavailable_response())
 
     @staticmethod
     def get_token_response(token_value: str | None = None) -> http.JsonResponse:
