@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import Error as DBError  # DatabaseError and InterfaceError (PEP 249)
 from django.http import HttpRequest
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.oauth2_backends import OAuthLibCore
@@ -105,7 +105,7 @@ class DPoPOAuthLibCoreMixin:
             # then finds it spent (invalid_grant, RFC 6749 §5.2), see .transactions.
             with token_transaction(get_access_token_model()):
                 uri, headers, body, status = super().create_token_response(request)  # type: ignore[misc]
-        except DatabaseError as exc:
+        except DBError as exc:
             log_unavailable("token endpoint", exc)
             headers, body, status = unavailable_response()
             return None, headers, body, status
@@ -141,7 +141,7 @@ class DPoPOAuthLibCoreMixin:
         try:
             with token_transaction(get_access_token_model()):
                 return super().create_revocation_response(request)  # type: ignore[misc]
-        except DatabaseError as exc:
+        except DBError as exc:
             log_unavailable("revocation endpoint", exc)
             headers, body, status = unavailable_response()
             return None, headers, body, status

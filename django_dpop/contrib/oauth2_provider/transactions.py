@@ -12,7 +12,8 @@ loser sees the winner's outcome instead of crashing halfway through DOT's code:
   takes SQLite's write lock first (a write that changes nothing), so token requests queue on
   the busy timeout instead, like ``BEGIN IMMEDIATE``.
 
-A database that stays locked, went away or was never migrated raises a ``DatabaseError``:
+A database that stays locked, went away or was never migrated raises a ``django.db.Error``
+(``DatabaseError``, or ``InterfaceError`` for a dropped connection, which is not one):
 answered 503 ``temporarily_unavailable`` with ``Retry-After`` and ``Cache-Control: no-store``,
 and logged once, with the exception class and the first line of its message (never a token,
 proof, code or key: database drivers put row values on later ``DETAIL`` lines).

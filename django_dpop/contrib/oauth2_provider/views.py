@@ -13,7 +13,7 @@ from typing import Any
 
 from django import http
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import DatabaseError
+from django.db import Error as DBError  # DatabaseError and InterfaceError (PEP 249)
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.compat import login_not_required
@@ -99,15 +99,24 @@ class DPoPTokenView(TokenView):
         return _response(dict(headers), body, status)
 
     def post(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:
+        # The proof first, outside the transaction: its jti stays spent even if the grant fails.
+        token_endpoint_proof = getattr(self.get_oauthlib_core(), "token_endpoint_proof", None)
+        if token_endpoint_proof is not None:
+            try:
+                token_endpoint_proof(request)
+            except DPoPError as exc:
+                return _response(*dpop_error_response(exc))
         try:
-            if request.POST.get("grant_type") == DEVICE_CODE_GRANT:
-                # Last value wins, as in DOT's extract_body. A missing or empty device_code is a
-                # malformed request (RFC 6749 §5.2): DOT raises KeyError there, and oauthlib's
-                # pre-token hook DoesNotExist, both 500s.
-                return self.device_flow_token_response(request, request.POST.get("device_code", ""))
-            return self.authorization_flow_token_response(request)
-        except DatabaseError as exc:
-            # Outside the backend's own handling: the device row lock, DOT's view code.
+            # Everything else in one transaction, DOT's own queries after the grant included: a
+            # failure anywhere (a 503) leaves the grant unspent and nothing issued.
+            with token_transaction(get_access_token_model()):
+                if request.POST.get("grant_type") == DEVICE_CODE_GRANT:
+                    # Last value wins, as in DOT's extract_body. A missing or empty device_code
+                    # is a malformed request (RFC 6749 §5.2): DOT raises KeyError there, and
+                    # oauthlib's pre-token hook DoesNotExist, both 500s.
+                    return self.device_flow_token_response(request, request.POST.get("device_code", ""))
+                return self.authorization_flow_token_response(request)
+        except DBError as exc:
             log_unavailable("token endpoint", exc)
             return _response(*unavailable_response())
 
@@ -186,7 +195,7 @@ class DPoPIntrospectTokenView(IntrospectTokenView):
     def dispatch(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:
         try:
             return super().dispatch(request, *args, **kwargs)
-        except DatabaseError as exc:
+        except DBError as exc:
             log_unavailable("introspection endpoint", exc)
             return _response(*unavailable_response())
 
