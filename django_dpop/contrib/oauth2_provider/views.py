@@ -27,11 +27,12 @@ from oauth2_provider.views import (
     OAuthServerMetadataView,
     TokenView,
 )
-from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
+from oauthlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidRequestFatalError
 from oauthlib.oauth2.rfc8628 import errors as rfc8628_errors
 
 from ...conf import conf
 from ...core.errors import DPoPError
+from . import consent
 from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, dpop_error_response
 from .forms import DPoPAllowForm
 from .resource import binding_jkt, token_checksum
@@ -142,13 +143,17 @@ class CompatDeviceAuthorizationView(DeviceAuthorizationView):
 class DPoPAuthorizationView(AuthorizationView):
     """DOT's authorization endpoint accepting ``dpop_jkt`` (RFC 9449 §10).
 
-    The thumbprint is checked (43 base64url characters), carried through the consent form's
-    hidden field, and handed to oauthlib as a credential, so the validator stores it with the
-    code on every path (consent form, ``skip_authorization``, ``approval_prompt=auto``).
+    The thumbprint is checked (43 base64url characters) and handed to oauthlib as a credential,
+    so the validator stores it with the code on every path (consent form, ``skip_authorization``,
+    ``approval_prompt=auto``). Across the consent form the request stays on the server
+    (:mod:`.consent`): the POST issues the code from what the GET was asked, so a browser can
+    neither change nor drop ``dpop_jkt``, PKCE, the redirect URI or the client, nor post twice.
     """
 
     form_class = DPoPAllowForm
     _dpop_jkt: str | None = None
+    _consent_id: str | None = None
+    _consented: dict[str, Any] | None = None
 
     def validate_authorization_request(self, request: http.HttpRequest) -> tuple[Any, dict[str, Any]]:
         scopes, credentials = super().validate_authorization_request(request)
@@ -163,24 +168,75 @@ class DPoPAuthorizationView(AuthorizationView):
                     ),
                     redirect_uri=redirect_uri,
                 )
-            self._dpop_jkt = credentials["dpop_jkt"] = values[0]
+            self._dpop_jkt = values[0]
+        credentials["dpop_jkt"] = self._dpop_jkt
         return scopes, credentials
 
     def get_initial(self) -> dict[str, Any]:
         initial = super().get_initial()
-        initial["dpop_jkt"] = self._dpop_jkt
+        if self.request.method == "GET" and self.oauth2_data:
+            # The consent page is about to be built from this request: keep it server-side.
+            parameters = {name: self.oauth2_data.get(name) for name in consent.PARAMETERS}
+            parameters["scopes"] = list(self.oauth2_data.get("scopes") or [])
+            parameters["dpop_jkt"] = self._dpop_jkt
+            self._consent_id = initial["dpop_request"] = consent.remember(self.request, parameters)
         return initial
 
     def form_valid(self, form: DPoPAllowForm) -> http.HttpResponse:
-        self._dpop_jkt = form.cleaned_data.get("dpop_jkt") or None
+        record = consent.take(self.request, form.cleaned_data.get("dpop_request"))
+        problem = _consent_problem(record, form.cleaned_data)
+        if problem is not None:
+            return self.error_response(
+                OAuthToolkitError(error=InvalidRequestFatalError(description=problem)), application=None
+            )
+        assert record is not None
+        # DOT's form_valid builds the credentials from cleaned_data: give it the stored request.
+        for name in _FROM_RECORD:
+            form.cleaned_data[name] = record.get(name)
+        self._dpop_jkt = record.get("dpop_jkt")
+        self._consented = record
         return super().form_valid(form)
 
     def create_authorization_response(
         self, request: http.HttpRequest, scopes: Any, credentials: dict[str, Any], allow: bool
     ) -> Any:
-        if self._dpop_jkt:
-            credentials["dpop_jkt"] = self._dpop_jkt
+        # Always set, None included: oauthlib would otherwise read the parameter from the POST's
+        # query string or body, which the browser controls.
+        credentials["dpop_jkt"] = self._dpop_jkt
+        if self._consented is not None:
+            for name in ("code_challenge", "code_challenge_method", "nonce", "claims"):
+                credentials.setdefault(name, None)
+            credentials.setdefault("resource", [])
+        elif request.method == "GET":
+            consent.forget(request, self._consent_id)  # answered without the form
         return super().create_authorization_response(request, scopes, credentials, allow)
+
+
+#: Parameters DOT's ``form_valid`` reads from the form, taken from the stored request instead.
+_FROM_RECORD = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "claims",
+    "resource",
+)
+
+
+def _consent_problem(record: dict[str, Any] | None, posted: dict[str, Any]) -> str | None:
+    """Why a consent POST cannot be honoured, or None (RFC 6749 §4.1.2.1: no redirect then)."""
+    if record is None:
+        return "Unknown, expired or already answered authorization request: start it again."
+    for name in ("client_id", "redirect_uri"):
+        if posted.get(name) not in (None, "", record.get(name)):
+            return f"The consent form's {name} is not the authorization request's."
+    chosen = set(str(posted.get("scope") or "").split())
+    if not chosen <= set(record.get("scopes") or []):
+        return "The consent form grants scopes the authorization request did not ask for."
+    return None
 
 
 @method_decorator(csrf_exempt, name="dispatch")
