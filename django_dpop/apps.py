@@ -11,5 +11,7 @@ class DjangoDPoPConfig(AppConfig):
 
     def ready(self) -> None:
         from .checks import check_settings
+        from .wiring import check_dot_helper_installed
 
         register(Tags.security)(check_settings)
+        register()(check_dot_helper_installed)
