@@ -236,3 +236,26 @@ def test_forgotten_migrate_is_logged(
         f"DPoP token endpoint unavailable (503): OperationalError: no such table: {SeenProof._meta.db_table}"
     ]
     assert proof not in caplog.text and app.secret not in caplog.text
+
+
+def test_unreachable_redis_is_logged(
+    client: Client, app_factory: Any, key: TestKey, caplog: pytest.LogCaptureFixture, settings: Any
+) -> None:
+    """The replay store on a Redis nobody listens on: 503, and the log names the connection error."""
+    pytest.importorskip("redis")
+    app = app_factory("client-credentials")
+    settings.CACHES = {
+        **settings.CACHES,
+        "down": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    settings.DPOP_REPLAY_STORE = "django_dpop.storage.CacheReplayStore"
+    settings.DPOP_REPLAY_CACHE = "down"
+    proof = token_proof(key)
+    with caplog.at_level(logging.ERROR, logger="django_dpop"):
+        response = post_token(client, app, {"grant_type": "client_credentials"}, proof=proof)
+    _assert_503(response)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("django_dpop")]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("DPoP token endpoint unavailable (503): ConnectionError: ")
+    assert proof not in caplog.text
+    assert not get_access_token_model().objects.exists()
