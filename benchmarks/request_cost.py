@@ -257,9 +257,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report(args: argparse.Namespace) -> None:
-    from django_dpop.contrib.oauth2_provider import resource
+    from django_dpop.contrib.oauth2_provider import tokens
 
-    resource.COMPILED_LOOKUP = args.lookup == "compiled"
+    tokens.COMPILED_LOOKUP = args.lookup == "compiled"
     build_views()
     bearer, dpop, key = create_tokens()
     print(

@@ -11,7 +11,9 @@ class DjangoDPoPConfig(AppConfig):
 
     def ready(self) -> None:
         from .checks import check_settings
+        from .token_checks import check_token_validators
         from .wiring import check_dot_helper_installed
 
         register(Tags.security)(check_settings)
+        register(Tags.security)(check_token_validators)
         register()(check_dot_helper_installed)

@@ -9,10 +9,16 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from .core.policy import DEFAULT_ALGORITHMS, ProofPolicy
+
+
+DOT_APP = "django_dpop.contrib.oauth2_provider"
+DOT_TOKEN_VALIDATOR = "django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator"
 
 
 class Settings:
@@ -66,6 +72,22 @@ class Settings:
     def DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS(self) -> bool:
         return getattr(settings, "DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS", False)
 
+    @property
+    def DPOP_TOKEN_VALIDATORS(self) -> Sequence[Any]:
+        """Import paths (or classes, or instances) of the access-token validators, in order.
+
+        Default: the DOT validator when the DOT helper app is installed, else none. The path is
+        configuration: the base app does not import the contrib, the loader does on first use.
+        """
+        value = getattr(settings, "DPOP_TOKEN_VALIDATORS", None)
+        if value is not None:
+            return value
+        return [DOT_TOKEN_VALIDATOR] if apps.is_installed(DOT_APP) else []
+
+    @property
+    def DPOP_RETRY_AFTER(self) -> int:
+        return getattr(settings, "DPOP_RETRY_AFTER", 5)
+
 
 conf = Settings()
 
@@ -106,3 +128,58 @@ def replay_store() -> Any:
 def nonce_store() -> Any:
     """Return an instance of ``DPOP_NONCE_STORE``."""
     return _load(conf.DPOP_NONCE_STORE)()
+
+
+_VALIDATORS: dict[Any, Any] = {}
+
+
+def load_token_validator(entry: Any) -> Any:
+    """Return the validator instance for one ``DPOP_TOKEN_VALIDATORS`` entry.
+
+    An instance is used as is; an import path or a class is instantiated once (no arguments) and
+    cached per entry. Raises ``ImportError`` or ``TypeError`` for an entry that is no
+    ``AccessTokenValidator`` (system check ``django_dpop.E017`` reports it at startup).
+    """
+    from .tokens.base import AccessTokenValidator
+
+    if isinstance(entry, AccessTokenValidator):
+        return entry
+    try:
+        return _VALIDATORS[entry]
+    except KeyError:
+        pass
+    target = import_string(entry) if isinstance(entry, str) else entry
+    if not (isinstance(target, type) and issubclass(target, AccessTokenValidator)):
+        if isinstance(target, AccessTokenValidator):  # a path naming an instance
+            return target
+        raise TypeError(f"{entry!r} is not an AccessTokenValidator subclass or instance")
+    validator = _VALIDATORS[entry] = target()
+    return validator
+
+
+# The validators of DPOP_TOKEN_VALIDATORS, resolved once (the setting is looked up on every
+# protected request otherwise); override_settings and pytest-django's ``settings`` send
+# ``setting_changed``, which drops it, so the setting still reads live.
+_RESOLVED: dict[str, tuple[Any, ...]] = {}
+
+
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("DPOP_TOKEN_VALIDATORS", "INSTALLED_APPS"):
+        _RESOLVED.clear()
+
+
+setting_changed.connect(_setting_changed)
+
+
+def token_validators(entries: Sequence[Any] | None = None) -> Sequence[Any]:
+    """The validator instances of ``entries`` (default: ``DPOP_TOKEN_VALIDATORS``), in order."""
+    if entries is not None:
+        return [load_token_validator(entry) for entry in entries]
+    try:
+        return _RESOLVED["setting"]
+    except KeyError:
+        pass
+    resolved = _RESOLVED["setting"] = tuple(
+        load_token_validator(entry) for entry in conf.DPOP_TOKEN_VALIDATORS
+    )
+    return resolved

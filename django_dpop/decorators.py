@@ -1,11 +1,12 @@
 """``dpop_required``: DPoP-bound access tokens for plain Django views, sync and async (RFC 9449 §7).
 
 The same semantics as DRF's ``DPoPAuthentication``: ``Authorization: DPoP <token>`` with a valid
-proof, or (while ``DPOP_ALLOW_BEARER_TOKENS``) an unbound Bearer token checked by DOT. Refusals are
+proof, or (while ``DPOP_ALLOW_BEARER_TOKENS``) an unbound Bearer token, each vouched for by the
+access-token validators (``DPOP_TOKEN_VALIDATORS``, or ``validators=[...]``). Refusals are
 JSON ``{"error", "error_description"}`` with ``WWW-Authenticate`` (401, 400 ``invalid_request``,
 403 ``insufficient_scope``, 503 when a store fails). On success the view finds:
 
-- ``request.auth``: the DOT ``AccessToken``;
+- ``request.auth``: the validator's ``auth`` (DOT's ``AccessToken``, or a ``TokenClaims``);
 - ``request.user``: its user, or ``AnonymousUser`` for a client-credentials token (never a session
   user: the token alone decides who is calling);
 - ``request.dpop_proof``: the :class:`~django_dpop.core.VerifiedProof`, None for a Bearer token.
@@ -27,11 +28,11 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .conf import conf
-from .contrib.oauth2_provider.resource import authenticate_resource_request, challenges, error_status
 from .core.challenge import build_challenge
 from .core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
 from .http import DPOP_NONCE_HEADER, pending_nonce, set_pending_nonce
 from .proofs import RESOURCE, next_nonce
+from .resource import Validators, authenticate_resource_request, challenges, error_status, retry_after
 
 
 logger = logging.getLogger("django_dpop")
@@ -53,7 +54,9 @@ def refusal_response(error: DPoPError | None) -> JsonResponse:
     response = JsonResponse(
         {"error": error.error, "error_description": error.description}, status=error_status(error)
     )
-    if not isinstance(error, StoreUnavailable):
+    if isinstance(error, StoreUnavailable):
+        response["Retry-After"] = retry_after()  # RFC 9110 §15.6.4
+    else:
         response["WWW-Authenticate"] = challenges(error)
     if isinstance(error, UseDPoPNonce) and error.nonce:
         response[DPOP_NONCE_HEADER] = error.nonce
@@ -74,16 +77,19 @@ def _insufficient_scope(scopes: Sequence[str], dpop: bool) -> JsonResponse:
     return response
 
 
-def protect(request: HttpRequest, scopes: Sequence[str] = ()) -> JsonResponse | None:
+def protect(
+    request: HttpRequest, scopes: Sequence[str] = (), validators: Validators = None
+) -> JsonResponse | None:
     """Authenticate ``request``; return the refusal to send, or None after setting ``request.auth``.
 
+    ``validators``: the access-token validators to ask (None: ``DPOP_TOKEN_VALIDATORS``).
     Synchronous (database and crypto): async callers wrap it in ``sync_to_async``.
     """
     try:
-        access = authenticate_resource_request(request)
+        access = authenticate_resource_request(request, validators)
         if access is None:
             return refusal_response(None)
-        if scopes and not access.access_token.allow_scopes(scopes):
+        if scopes and not set(scopes) <= access.token.scopes:
             return _insufficient_scope(scopes, dpop=access.proof is not None)
         if access.proof is not None:
             nonce = next_nonce(access.proof, RESOURCE)
@@ -91,7 +97,7 @@ def protect(request: HttpRequest, scopes: Sequence[str] = ()) -> JsonResponse | 
                 set_pending_nonce(request, nonce)
     except DPoPError as error:
         return refusal_response(error)
-    request.auth = access.access_token  # type: ignore[attr-defined]
+    request.auth = access.auth  # type: ignore[attr-defined]
     request.user = access.user if access.user is not None else AnonymousUser()
     request.dpop_proof = access.proof  # type: ignore[attr-defined]
     return None
@@ -108,23 +114,27 @@ def finish(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase
 @overload
 def dpop_required(view: View, /) -> View: ...
 @overload
-def dpop_required(*, scopes: Sequence[str] = ()) -> Callable[[View], View]: ...
+def dpop_required(*, scopes: Sequence[str] = (), validators: Validators = None) -> Callable[[View], View]: ...
 
 
-def dpop_required(view: View | None = None, /, *, scopes: Sequence[str] = ()) -> Any:
+def dpop_required(
+    view: View | None = None, /, *, scopes: Sequence[str] = (), validators: Validators = None
+) -> Any:
     """Protect a function view with a DPoP-bound access token; ``@dpop_required`` or ``(scopes=[...])``.
 
-    Async views (``async def``) stay async: the checks, which touch the database, run in
+    ``validators``: import paths, classes or instances of access-token validators to ask instead
+    of ``DPOP_TOKEN_VALIDATORS``. Async views (``async def``) stay async: the checks, which touch the database, run in
     ``sync_to_async`` (thread-sensitive, as Django's ORM requires).
     """
     scopes = tuple(scopes)
+    validators = tuple(validators) if validators is not None else None
 
     def decorator(func: View) -> View:
         if iscoroutinefunction(func):
 
             @wraps(func)
             async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-                refusal = await sync_to_async(protect)(request, scopes)
+                refusal = await sync_to_async(protect)(request, scopes, validators)
                 if refusal is not None:
                     return refusal
                 return finish(request, await func(request, *args, **kwargs))
@@ -133,7 +143,7 @@ def dpop_required(view: View | None = None, /, *, scopes: Sequence[str] = ()) ->
 
         @wraps(func)
         def sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            refusal = protect(request, scopes)
+            refusal = protect(request, scopes, validators)
             if refusal is not None:
                 return refusal
             return finish(request, func(request, *args, **kwargs))

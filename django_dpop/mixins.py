@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from .decorators import finish, protect
+from .resource import Validators
 
 
 class DPoPRequiredMixin:
@@ -17,10 +18,13 @@ class DPoPRequiredMixin:
 
     Same responses and request attributes as :func:`django_dpop.decorators.dpop_required`.
     ``required_scopes`` (or :meth:`get_required_scopes`) lists the scopes the token must have.
-    A view whose handlers are ``async def`` is checked in ``sync_to_async``.
+    ``token_validators`` (import paths, classes or instances) replaces ``DPOP_TOKEN_VALIDATORS``
+    for this view; None uses the setting. A view whose handlers are ``async def`` is checked in
+    ``sync_to_async``.
     """
 
     required_scopes: Sequence[str] = ()
+    token_validators: Validators = None
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
@@ -33,13 +37,13 @@ class DPoPRequiredMixin:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if getattr(self, "view_is_async", False):
             return self._dispatch_async(request, *args, **kwargs)
-        refusal = protect(request, self.get_required_scopes())
+        refusal = protect(request, self.get_required_scopes(), self.token_validators)
         if refusal is not None:
             return refusal
         return finish(request, super().dispatch(request, *args, **kwargs))  # type: ignore[misc]
 
     async def _dispatch_async(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        refusal = await sync_to_async(protect)(request, self.get_required_scopes())
+        refusal = await sync_to_async(protect)(request, self.get_required_scopes(), self.token_validators)
         if refusal is not None:
             return refusal
         return finish(request, await super().dispatch(request, *args, **kwargs))  # type: ignore[misc]

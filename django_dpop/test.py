@@ -11,18 +11,17 @@ nonce, and the last ``DPoP-Nonce`` seen is used on later requests (§8.2, §9).
 
 from __future__ import annotations
 
-import datetime
 import json
-import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.test.client import FakePayload
-from django.utils import timezone
 from django.utils.encoding import iri_to_uri
 from rest_framework.test import APIClient
 
 from .client import DPoPKey, create_proof
+from .conf import token_validators
 from .http import DPOP_NONCE_HEADER
 
 
@@ -71,34 +70,32 @@ class DPoPAPIClient(APIClient):
         scope: str | Sequence[str] = "read write",
         expires_in: int = 3600,
     ) -> Any:
-        """Create a DOT access token bound to this client's key (ORM only) and use it.
+        """Create an access token bound to this client's key and use it; return its record.
 
-        No token endpoint is involved: the token and its ``AccessTokenBinding`` are written
-        directly, for tests of a resource server. ``user=None`` is a client-credentials token.
-        Without ``application`` a confidential client-credentials application is created.
+        No token endpoint is involved: the first configured validator (``DPOP_TOKEN_VALIDATORS``)
+        that offers ``create_test_token`` writes it (with DOT's validator: an ``AccessToken`` row
+        and its ``AccessTokenBinding``, ORM only), for tests of a resource server.
+        ``user=None`` is a client-credentials token. Without ``application`` DOT's validator
+        creates a confidential client-credentials application.
         """
-        from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
-
-        from .contrib.oauth2_provider.models import AccessTokenBinding
-
-        if application is None:
-            application = get_application_model().objects.create(
-                name="DPoPAPIClient",
-                client_type="confidential",
-                authorization_grant_type="client-credentials",
+        for validator in token_validators():
+            create = getattr(validator, "create_test_token", None)
+            if create is None:
+                continue
+            raw, record = create(
+                jkt=self.dpop_key.thumbprint,
+                application=application,
+                user=user,
+                scope=scope if isinstance(scope, str) else " ".join(scope),
+                expires_in=expires_in,
             )
-        raw = secrets.token_urlsafe(32)
-        access_token = get_access_token_model()(
-            application=application,
-            user=user,
-            scope=scope if isinstance(scope, str) else " ".join(scope),
-            expires=timezone.now() + datetime.timedelta(seconds=expires_in),
+            self.access_token = raw
+            return record
+        raise ImproperlyConfigured(
+            "DPoPAPIClient.obtain_token() needs a validator in DPOP_TOKEN_VALIDATORS with "
+            "create_test_token() (e.g. django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator); "
+            "or set a token with client.credentials(token)."
         )
-        set_token_value(access_token, raw)
-        access_token.save()
-        AccessTokenBinding.objects.create(access_token=access_token, jkt=self.dpop_key.thumbprint)
-        self.access_token = raw
-        return access_token
 
     def logout(self) -> None:
         super().logout()

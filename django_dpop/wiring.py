@@ -2,7 +2,7 @@
 
 ``django_dpop.contrib.oauth2_provider`` registers its own checks from its ``ready()``, so none of
 them runs when that app is missing from ``INSTALLED_APPS``, while the DOT backend or validator,
-or DRF's ``DPoPAuthentication`` are configured: requests then fail with a 500 (its
+or its token validator (``DPOP_TOKEN_VALIDATORS``) are configured: requests then fail with a 500 (its
 models are not registered) and ``makemigrations`` offers to write into site-packages. These
 checks run from the base app instead. They recognise the helper by module name only (the base
 app never imports a contrib): a host's subclass counts through its MRO.
@@ -20,12 +20,11 @@ from django.utils.module_loading import import_string
 
 DOT_HELPER_APP = "django_dpop.contrib.oauth2_provider"
 _DOT_HELPER = "django_dpop.contrib.oauth2_provider."
-_DRF_HELPER = "django_dpop.contrib.rest_framework"
 
 
 class WiringCodes:
     DOT_CLASSES_WITHOUT_APP = "django_dpop.E045"
-    DRF_CLASS_WITHOUT_APP = "django_dpop.E046"
+    DOT_VALIDATOR_WITHOUT_APP = "django_dpop.E046"
 
 
 _HINT = (
@@ -53,7 +52,11 @@ def _is_ours(value: Any, prefix: str) -> bool:
 
 
 def check_dot_helper_installed(**kwargs: Any) -> list[CheckMessage]:
-    """Refuse the DOT helper's classes or DRF class without its app (django_dpop.E045, E046)."""
+    """Refuse the DOT helper's backend, validator or token validator without its app (E045, E046).
+
+    DRF's ``DPoPAuthentication`` alone needs no DOT (any ``DPOP_TOKEN_VALIDATORS`` will do);
+    without validators ``django_dpop.E016`` says so.
+    """
     if apps.is_installed(DOT_HELPER_APP):
         return []
     messages: list[CheckMessage] = []
@@ -69,17 +72,17 @@ def check_dot_helper_installed(**kwargs: Any) -> list[CheckMessage]:
                         id=WiringCodes.DOT_CLASSES_WITHOUT_APP,
                     )
                 )
-    drf = getattr(settings, "REST_FRAMEWORK", None)
-    classes = drf.get("DEFAULT_AUTHENTICATION_CLASSES", ()) if isinstance(drf, dict) else ()
-    if isinstance(classes, list | tuple) and any(
-        _is_ours(value, _DRF_HELPER) or _is_ours(value, _DOT_HELPER) for value in classes
-    ):
-        messages.append(
-            Error(
-                "REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] lists DPoPAuthentication, but "
-                f"'{DOT_HELPER_APP}' is not in INSTALLED_APPS.",
-                hint=_HINT,
-                id=WiringCodes.DRF_CLASS_WITHOUT_APP,
+    validators = getattr(settings, "DPOP_TOKEN_VALIDATORS", None)
+    entries = validators if isinstance(validators, list | tuple) else ()
+    for entry in entries:
+        value = entry if isinstance(entry, str | type) else type(entry)
+        if _is_ours(value, _DOT_HELPER):
+            messages.append(
+                Error(
+                    f"DPOP_TOKEN_VALIDATORS lists {entry!r}, a validator of DOT's tokens, but "
+                    f"'{DOT_HELPER_APP}' is not in INSTALLED_APPS.",
+                    hint=_HINT,
+                    id=WiringCodes.DOT_VALIDATOR_WITHOUT_APP,
+                )
             )
-        )
     return messages

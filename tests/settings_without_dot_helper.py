@@ -9,3 +9,4 @@ from tests.settings import INSTALLED_APPS
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "django_dpop.contrib.oauth2_provider"]
 ROOT_URLCONF = "tests.contrib.oauth2_provider.dot_only_urls"
 REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": ["django_dpop.contrib.rest_framework.DPoPAuthentication"]}
+DPOP_TOKEN_VALIDATORS = ["django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator"]

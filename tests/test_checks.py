@@ -215,7 +215,9 @@ def test_every_code_is_unique_and_tested() -> None:
 def test_every_setting_has_a_tested_check() -> None:
     # A DPOP_* setting added to conf.py without a check (and a case here) fails this test.
     settings_names = {name for name in vars(Settings) if name.startswith("DPOP_")}
-    tested = {name for _, bad, _ in CASES for name in bad if name.startswith("DPOP_")}
+    from tests.seam.test_checks import CASES as TOKEN_CASES  # django_dpop.token_checks
+
+    tested = {name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")}
     assert settings_names == tested
 
 

@@ -242,6 +242,7 @@ def test_store_failure_is_503(key, make_token, settings):
     assert response.status_code == 503
     assert response.json()["error"] == "temporarily_unavailable"
     assert "WWW-Authenticate" not in response.headers
+    assert response.headers["Retry-After"] == "5"  # DPOP_RETRY_AFTER's default
 
 
 @pytest.mark.parametrize("path", ["/sync/", "/async-class/"])

@@ -25,6 +25,7 @@ class DPoPOAuth2ProviderConfig(AppConfig):
         register(Tags.security)(check_oauth2_classes)
         register(Tags.urls)(check_urls)
         if apps.is_installed("rest_framework"):
-            from ..rest_framework.checks import check_default_authentication_classes
+            from ..rest_framework.checks import check_default_authentication_classes, check_dot_base
 
             register(Tags.security)(check_default_authentication_classes)
+            register(Tags.security)(check_dot_base)

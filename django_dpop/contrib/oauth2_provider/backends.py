@@ -154,7 +154,8 @@ class DPoPOAuthLibCoreMixin:
         On success the token, its binding and the proof are parked on the request for
         :meth:`extract_headers`; a request with another scheme is left to DOT. Returns the refusal.
         """
-        from .resource import DPOP_SCHEME, get_authorization, verify_dpop_token
+        from ...resource import DPOP_SCHEME, get_authorization, verify_dpop_token
+        from .tokens import DOTTokenValidator
 
         if _RESOURCE_AUTH in request.__dict__:
             return None
@@ -162,7 +163,10 @@ class DPoPOAuthLibCoreMixin:
             credentials = get_authorization(request)
             if credentials is None or credentials.scheme != DPOP_SCHEME:
                 return None
-            access_token, proof = verify_dpop_token(request, credentials.token)
+            # DOT's own surfaces need DOT's AccessToken: the DOT validator alone, whatever
+            # DPOP_TOKEN_VALIDATORS lists for DRF and plain views.
+            validated, proof = verify_dpop_token(request, credentials.token, [DOTTokenValidator])
+            access_token = validated.auth
         except DPoPError as exc:
             return exc
         except Exception:  # a broken store or store setting: refuse, never 500
@@ -188,7 +192,7 @@ class DPoPOAuthLibCoreMixin:
 
     def create_userinfo_response(self, request: HttpRequest) -> tuple[Any, dict[str, str], str, int]:
         """OIDC UserInfo with ``Authorization: DPoP`` (RFC 9449 §7.1), refusals as 401 challenges."""
-        from .resource import challenges, error_status
+        from ...resource import challenges, error_status, retry_after
         from .validators import preloaded_access_token
 
         error = self._authenticate_dpop(request)
@@ -196,6 +200,8 @@ class DPoPOAuthLibCoreMixin:
             headers = {"WWW-Authenticate": challenges(error), "Cache-Control": "no-store"}
             if isinstance(error, UseDPoPNonce) and error.nonce:
                 headers["DPoP-Nonce"] = error.nonce
+            if isinstance(error, StoreUnavailable):
+                headers["Retry-After"] = retry_after()
             body = json.dumps({"error": error.error, "error_description": error.description})
             headers["Content-Type"] = "application/json"
             return None, headers, body, error_status(error)

@@ -50,7 +50,7 @@ from ...conf import conf
 from .backends import JKT_HEADER
 from .errors import PROOF_REQUIRED, DPoPKeyMismatchError, InvalidDPoPProofError
 from .models import AccessTokenBinding, ApplicationPolicy, GrantBinding, RefreshTokenBinding
-from .resource import binding_jkt, token_checksum
+from .tokens import binding_jkt, token_checksum
 from .transactions import lock_rows
 
 

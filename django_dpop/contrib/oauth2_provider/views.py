@@ -35,7 +35,7 @@ from ...core.errors import DPoPError
 from . import consent
 from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, dpop_error_response
 from .forms import DPoPAllowForm
-from .resource import binding_jkt, token_checksum
+from .tokens import binding_jkt, token_checksum
 from .transactions import log_unavailable, token_transaction, unavailable_response
 from .validators import is_jkt
 

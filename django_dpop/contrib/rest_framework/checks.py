@@ -16,6 +16,32 @@ from django.core.checks import CheckMessage, Warning
 
 
 DEFAULT_NOT_FIRST = "django_dpop_oauth2.W002"
+NOT_DOT_AUTHENTICATION = "django_dpop.W005"
+
+
+def check_dot_base(**kwargs: Any) -> list[CheckMessage]:
+    """Warn when DOT is installed but ``DPoPAuthentication`` is no ``OAuth2Authentication``.
+
+    It becomes one only when imported after the app registry is ready (``_base_class``); imported
+    earlier (from a settings module, an ``AppConfig`` module), it is a plain DRF class, and DOT's
+    ``IsAuthenticatedOrTokenHasScope`` then skips the scope check of DPoP-authenticated users.
+    """
+    from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+
+    from .authentication import DPoPAuthentication
+
+    if issubclass(DPoPAuthentication, OAuth2Authentication):
+        return []
+    return [
+        Warning(
+            "django_dpop.contrib.rest_framework.DPoPAuthentication was imported before the app "
+            "registry was ready, so it is not a subclass of DOT's OAuth2Authentication.",
+            hint="Do not import it from settings or AppConfig modules (DRF's settings take its "
+            "dotted path). Otherwise DOT's IsAuthenticatedOrTokenHasScope skips the scope check "
+            "of DPoP-authenticated users; HasDPoPScope does not depend on this.",
+            id=NOT_DOT_AUTHENTICATION,
+        )
+    ]
 
 
 def check_default_authentication_classes(**kwargs: Any) -> list[CheckMessage]:

@@ -246,7 +246,10 @@ def test_unreachable_redis_is_logged(
     app = app_factory("client-credentials")
     settings.CACHES = {
         **settings.CACHES,
-        "down": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+        "down": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        },
     }
     settings.DPOP_REPLAY_STORE = "django_dpop.storage.CacheReplayStore"
     settings.DPOP_REPLAY_CACHE = "down"

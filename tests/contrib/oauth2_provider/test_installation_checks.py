@@ -1,4 +1,4 @@
-"""System checks of a miswired installation (``django_dpop.E045``-``E046``, ``django_dpop_oauth2.E004``-``E006``, ``W003``).
+"""System checks of a miswired install (``django_dpop.E045``, ``E046``, ``django_dpop_oauth2.E004``-``E006``, ``W003``).
 
 Each case through ``call_command("check")`` or ``run_checks`` with the settings a host would
 have; one case in a fresh interpreter, where the helper's modules cannot even be imported
@@ -21,15 +21,16 @@ from django.test.utils import override_settings
 
 from django_dpop.contrib.oauth2_provider.backends import DPoPOAuthLibCore
 from django_dpop.contrib.oauth2_provider.installation import check_installed_apps
+from django_dpop.contrib.oauth2_provider.tokens import DOTTokenValidator
 from django_dpop.contrib.oauth2_provider.validators import DPoPOAuth2Validator
-from django_dpop.contrib.rest_framework import DPoPAuthentication
 
 
 HELPER = "django_dpop.contrib.oauth2_provider"
 BACKEND = "django_dpop.contrib.oauth2_provider.backends.DPoPOAuthLibCore"
 VALIDATOR = "django_dpop.contrib.oauth2_provider.validators.DPoPOAuth2Validator"
 DRF_DPOP = "django_dpop.contrib.rest_framework.DPoPAuthentication"
-DRF_SESSION = "rest_framework.authentication.SessionAuthentication"
+DOT_TOKENS = "django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator"
+OTHER_TOKENS = "tests.seam.validators.EnvironmentValidator"
 MINE = {
     "django_dpop.E045",
     "django_dpop.E046",
@@ -52,7 +53,7 @@ class HostValidator(DPoPOAuth2Validator):
     pass
 
 
-class HostAuthentication(DPoPAuthentication):
+class HostTokenValidator(DOTTokenValidator):
     pass
 
 
@@ -106,27 +107,33 @@ def test_stock_dot_classes_without_the_helper_app_pass() -> None:
     assert _ours(_ids(INSTALLED_APPS=_apps(without=HELPER), OAUTH2_PROVIDER=STOCK)) == []
 
 
-@pytest.mark.parametrize("classes", [[DRF_DPOP], [DRF_SESSION, DRF_DPOP], [f"{__name__}.HostAuthentication"]])
-def test_drf_class_without_the_helper_app(classes: list[Any]) -> None:
+@pytest.mark.parametrize(
+    "validators",
+    [[DOT_TOKENS], [OTHER_TOKENS, DOT_TOKENS], [f"{__name__}.HostTokenValidator"], [HostTokenValidator]],
+    ids=["path", "second", "host-subclass-path", "class"],
+)
+def test_dot_token_validator_without_the_helper_app(validators: list[Any]) -> None:
     message = _check_fails(
-        INSTALLED_APPS=_apps(without=HELPER),
-        OAUTH2_PROVIDER=STOCK,
-        REST_FRAMEWORK={"DEFAULT_AUTHENTICATION_CLASSES": classes},
+        INSTALLED_APPS=_apps(without=HELPER), OAUTH2_PROVIDER=STOCK, DPOP_TOKEN_VALIDATORS=validators
     )
     assert "django_dpop.E046" in message
 
 
-def test_drf_without_dpop_and_without_the_helper_app_passes() -> None:
+def test_drf_without_the_helper_app_and_other_validators_passes() -> None:
+    """DPoPAuthentication needs no DOT since the validator seam: only a DOT validator would."""
     ids = _ids(
         INSTALLED_APPS=_apps(without=HELPER),
         OAUTH2_PROVIDER=STOCK,
-        REST_FRAMEWORK={"DEFAULT_AUTHENTICATION_CLASSES": [DRF_SESSION]},
+        REST_FRAMEWORK={"DEFAULT_AUTHENTICATION_CLASSES": [DRF_DPOP]},
+        DPOP_TOKEN_VALIDATORS=[OTHER_TOKENS],
     )
     assert _ours(ids) == []
 
 
 def test_the_helper_installed_passes() -> None:
-    ids = _ids(REST_FRAMEWORK={"DEFAULT_AUTHENTICATION_CLASSES": [DRF_DPOP]})
+    ids = _ids(
+        REST_FRAMEWORK={"DEFAULT_AUTHENTICATION_CLASSES": [DRF_DPOP]}, DPOP_TOKEN_VALIDATORS=[DOT_TOKENS]
+    )
     assert _ours(ids) == []
 
 

@@ -16,7 +16,7 @@ from oauth2_provider.models import get_access_token_model
 from django_dpop.conf import conf
 from django_dpop.contrib.oauth2_provider import validators
 from django_dpop.contrib.oauth2_provider.models import AccessTokenBinding
-from django_dpop.contrib.oauth2_provider.resource import token_checksum
+from django_dpop.contrib.oauth2_provider.tokens import token_checksum
 from tests.contrib.oauth2_provider.flows import App, post_token
 from tests.factories import TestKey, make_proof
 

@@ -197,3 +197,26 @@ def test_userinfo_refuses_hostile_input(
     response = client.get("/o/userinfo/", **headers)
     assert response.status_code in (400, 401), response.content
     assert "sub" not in json.loads(response.content or b"{}")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_userinfo_store_failure_is_503_with_retry_after(
+    client: Client, user_token: str, key: TestKey, settings: Any
+) -> None:
+    settings.DPOP_REPLAY_STORE = "tests.contrib.rest_framework.conftest.FailingStore"
+    settings.DPOP_RETRY_AFTER = 9
+    proof = make_proof(key, "GET", USERINFO, access_token=user_token)
+    response = _get(client, "/o/userinfo/", "DPoP", user_token, proof)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "9"
+
+
+@pytest.mark.parametrize("path", ["/dot/", "/drf/"])
+def test_dot_surfaces_use_the_dot_validator_whatever_the_setting(
+    client: Client, app: App, key: TestKey, settings: Any, path: str
+) -> None:
+    # DOT's own views need DOT's AccessToken: DPOP_TOKEN_VALIDATORS is for DRF and plain views.
+    settings.DPOP_TOKEN_VALIDATORS = ["tests.seam.validators.StaticValidator"]
+    token = _token(client, app, key)
+    proof = make_proof(key, "GET", f"http://testserver{path}", access_token=token)
+    assert _get(client, path, "DPoP", token, proof).status_code == 200

@@ -15,8 +15,8 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from django_dpop.contrib.oauth2_provider import token_lookup
 from django_dpop.contrib.oauth2_provider.models import AccessTokenBinding
-from django_dpop.contrib.oauth2_provider.resource import binding_jkt, load_access_token, token_checksum
 from django_dpop.contrib.oauth2_provider.token_lookup import RELATED, _CompiledLookup, find_access_token
+from django_dpop.contrib.oauth2_provider.tokens import binding_jkt, load_access_token, token_checksum
 
 
 AccessToken = get_access_token_model()
