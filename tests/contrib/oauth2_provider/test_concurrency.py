@@ -292,3 +292,50 @@ def test_introspected_at_once(browser: Client, alice: Any, key: TestKey) -> None
 
     assert statuses(responses) == [200] * TIMES
     assert {_body(r)["cnf"]["jkt"] for r in responses} == {key.jkt}
+
+
+# -- mixed races ---------------------------------------------------------------------------------------
+
+
+def test_bound_code_raced_by_another_key(
+    browser: Client, alice: Any, key: TestKey, other_key: TestKey
+) -> None:
+    """Half the racers hold another key: only the bound key can win, the rest are invalid_grant."""
+    app = make_app(alice, "authorization-code", public=True)
+    code, verifier = authorize(browser, app, dpop_jkt=key.jkt)
+    data = code_exchange(code, verifier)
+    turn = iter([key, other_key] * (TIMES // 2))
+    keys = [next(turn) for _ in range(TIMES)]
+    index = iter(range(TIMES))
+
+    winner = _one_winner(at_once(lambda client: post_token(client, app, data, key=keys[next(index)])))
+
+    assert AccessTokenBinding.objects.get(access_token__token=winner["access_token"]).jkt == key.jkt
+    assert get_access_token_model().objects.count() == 1
+
+
+def test_refresh_raced_by_revocation(browser: Client, alice: Any, key: TestKey) -> None:
+    """Refreshes and RFC 7009 revocations of one refresh token at once: no 500, no live orphan."""
+    app = make_app(alice, "authorization-code")
+    tokens = _issue(browser, app, key)
+    index = iter(range(TIMES))
+
+    def request(client: Client) -> Any:
+        if next(index) % 2:
+            body = urlencode({"token": tokens["refresh_token"], "token_type_hint": "refresh_token"})
+            return client.post(
+                "/o/revoke_token/", body, content_type="application/x-www-form-urlencoded", **_basic(app)
+            )
+        return post_token(
+            client, app, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, key=key
+        )
+
+    responses = at_once(request)
+
+    assert set(statuses(responses)) <= {200, 400}, statuses(responses)
+    refreshed = [r for r in responses if r.status_code == 200 and r.content]  # revocation: empty 200
+    assert len(refreshed) <= 1
+    assert (
+        not get_refresh_token_model().objects.filter(revoked__isnull=True, access_token__isnull=True).exists()
+    )
+    _no_orphans()
