@@ -23,6 +23,7 @@ from ...core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
 from ...core.proof import VerifiedProof
 from ...http import get_proof
 from ...proofs import TOKEN_ENDPOINT, next_nonce, verify_request_proof
+from ...resource import retry_after
 from .transactions import log_unavailable, token_transaction, unavailable_response
 
 
@@ -57,7 +58,7 @@ def dpop_error_response(exc: DPoPError) -> tuple[dict[str, str], str, int]:
         headers["DPoP-Nonce"] = exc.nonce
     elif isinstance(exc, StoreUnavailable):
         status = 503
-        headers["Retry-After"] = "1"
+        headers["Retry-After"] = retry_after()
     body = json.dumps({"error": exc.error, "error_description": exc.description})
     return headers, body, status
 

@@ -29,12 +29,12 @@ from typing import Any
 
 from django.db import connections, router, transaction
 
+from ...resource import retry_after
 from .models import GrantBinding
 
 
 log = logging.getLogger("django_dpop.contrib.oauth2_provider")
 
-RETRY_AFTER = "1"
 _MAX_CAUSE = 200
 
 
@@ -60,7 +60,7 @@ def unavailable_response(
         "Content-Type": "application/json",
         "Cache-Control": "no-store",
         "Pragma": "no-cache",
-        "Retry-After": RETRY_AFTER,
+        "Retry-After": retry_after(),  # DPOP_RETRY_AFTER, as every DPoP 503
     }
     body = json.dumps({"error": "temporarily_unavailable", "error_description": description})
     return headers, body, 503
@@ -90,5 +90,6 @@ def lock_rows(queryset: Any) -> None:
 
     A concurrent request locking the same rows waits here, then reads what the winner committed.
     """
-    if connections[queryset.db].in_atomic_block:
-        list(queryset.select_for_update().values_list("pk", flat=True))
+    locked = queryset.select_for_update()  # on the write database, as the transaction is
+    if connections[locked.db].in_atomic_block:
+        list(locked.values_list("pk", flat=True))

@@ -22,6 +22,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.test import Client
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
+from django_dpop.conf import conf
 from django_dpop.contrib.oauth2_provider.models import AccessTokenBinding, GrantBinding, RefreshTokenBinding
 from tests.contrib.oauth2_provider.flows import (
     DEVICE_GRANT,
@@ -85,7 +86,7 @@ def _state() -> tuple[int, ...]:
 
 def _assert_503(response: Any) -> None:
     assert response.status_code == 503, response.content
-    assert response["Retry-After"] == "1"
+    assert response["Retry-After"] == str(conf.DPOP_RETRY_AFTER)
     assert response["Cache-Control"] == "no-store"
     assert json.loads(response.content)["error"] == "temporarily_unavailable"
 
