@@ -263,3 +263,29 @@ def test_unreachable_redis_is_logged(
     assert lines[0].startswith("DPoP token endpoint unavailable (503): ConnectionError: ")
     assert proof not in caplog.text
     assert not get_access_token_model().objects.exists()
+
+
+def test_code_deleted_after_its_validation_is_invalid_grant(
+    client: Client, browser: Client, public_app: App, key: TestKey
+) -> None:
+    """Where the row lock cannot hold (reads routed to a replica): the code vanishes between
+    ``validate_code`` and DOT's later ``Grant.objects.get()`` reads. invalid_grant, not a 500."""
+    code, verifier = authorize(browser, public_app, dpop_jkt=key.jkt)
+    Grant = get_grant_model()
+    state = {"done": False}
+
+    def delete_after_validation(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        result = execute(sql, params, many, context)
+        if not state["done"] and 'FROM "django_dpop_oauth2_grantbinding"' in sql and sql.startswith("SELECT"):
+            state["done"] = True  # validate_code's last query: a concurrent winner deletes the code
+            Grant.objects.filter(code=code).delete()
+        return result
+
+    with connection.execute_wrapper(delete_after_validation):
+        response = post_token(client, public_app, code_exchange(code, verifier), key=key)
+    assert state["done"]
+    assert response.status_code == 400, response.content
+    assert json.loads(response.content)["error"] == "invalid_grant"
+    assert not get_access_token_model().objects.exists()
