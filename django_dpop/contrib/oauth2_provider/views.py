@@ -50,6 +50,24 @@ def _response(headers: dict[str, str], body: str, status: int) -> http.HttpRespo
     return response
 
 
+class UnavailableOnDatabaseError:
+    """A JSON endpoint whose failing database answers 503 ``temporarily_unavailable``, never 500."""
+
+    unavailable_endpoint = "endpoint"
+    #: Run in one transaction (an endpoint that stores something: all of it or nothing).
+    transactional = False
+
+    def dispatch(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:
+        try:
+            if not self.transactional:
+                return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            with token_transaction(get_access_token_model()):
+                return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        except DBError as exc:
+            log_unavailable(self.unavailable_endpoint, exc)
+            return _response(*unavailable_response())
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
 class DPoPTokenView(TokenView):
@@ -124,7 +142,7 @@ class DPoPTokenView(TokenView):
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
-class CompatDeviceAuthorizationView(DeviceAuthorizationView):
+class CompatDeviceAuthorizationView(UnavailableOnDatabaseError, DeviceAuthorizationView):
     """DOT's RFC 8628 device authorization endpoint, working with oauthlib 4.
 
     oauthlib 4.0 adds a ``scope`` member (not defined by RFC 8628 §3.2) to the device
@@ -132,6 +150,9 @@ class CompatDeviceAuthorizationView(DeviceAuthorizationView):
     ``TypeError``, a 500 on every request. DOT resolves the scope again on its own, so the
     member is dropped; with oauthlib 3 this view changes nothing.
     """
+
+    unavailable_endpoint = "device authorization endpoint"
+    transactional = True
 
     def create_device_authorization_response(self, request: http.HttpRequest) -> tuple[Any, Any, int]:
         headers, response, status = super().create_device_authorization_response(request)
@@ -241,19 +262,14 @@ def _consent_problem(record: dict[str, Any] | None, posted: dict[str, Any]) -> s
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
-class DPoPIntrospectTokenView(IntrospectTokenView):
+class DPoPIntrospectTokenView(UnavailableOnDatabaseError, IntrospectTokenView):
     """RFC 7662 introspection answering ``cnf.jkt`` and ``token_type`` (RFC 9449 §6.2).
 
     DOT builds its answer inline with no hook (DOT issue #835), so the lookup is repeated here,
     with the binding in the same query.
     """
 
-    def dispatch(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:
-        try:
-            return super().dispatch(request, *args, **kwargs)
-        except DBError as exc:
-            log_unavailable("introspection endpoint", exc)
-            return _response(*unavailable_response())
+    unavailable_endpoint = "introspection endpoint"
 
     @staticmethod
     def get_token_response(token_value: str | None = None) -> http.JsonResponse:

@@ -289,3 +289,18 @@ def test_code_deleted_after_its_validation_is_invalid_grant(
     assert response.status_code == 400, response.content
     assert json.loads(response.content)["error"] == "invalid_grant"
     assert not get_access_token_model().objects.exists()
+
+
+@pytest.mark.parametrize("error", ERRORS)
+def test_device_authorization(client: Client, app_factory: Any, error: Any) -> None:
+    """RFC 8628 §3.1 device authorization request: a failing database is a 503, nothing stored."""
+    from oauth2_provider.models import get_device_grant_model
+
+    app = app_factory(DEVICE_GRANT, public=True)
+
+    def send() -> Any:
+        body = urlencode({"client_id": app.client_id, "scope": "read"})
+        return client.post("/o/device-authorization/", body, content_type="application/x-www-form-urlencoded")
+
+    _every_query_fails(send, error)
+    assert not get_device_grant_model().objects.exists()
