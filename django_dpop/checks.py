@@ -55,6 +55,8 @@ class Codes:
     REPLAY_DISABLED = "django_dpop.W002"
     NONCE_ROLLED_BACK = "django_dpop.W003"
     CLOCK_SKEW_LARGE = "django_dpop.W004"
+    CORS_REQUEST_HEADERS = "django_dpop.W016"
+    CORS_EXPOSE_HEADERS = "django_dpop.W017"
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
@@ -328,6 +330,84 @@ def _check_htu_base_url() -> list[CheckMessage]:
     return []
 
 
+#: django-cors-headers' CORS_ALLOW_HEADERS default (corsheaders.defaults.default_headers), used when
+#: the package is not importable; the check never needs it installed.
+CORS_DEFAULT_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "user-agent",
+    "x-csrftoken",
+    "x-requested-with",
+)
+#: Request headers a browser client must be allowed to send cross-origin (RFC 9449 §4.1, §7.1).
+CORS_REQUIRED_REQUEST_HEADERS = ("authorization", "dpop")
+#: Response headers it must be able to read to follow use_dpop_nonce (RFC 9449 §8, §9).
+CORS_REQUIRED_EXPOSE_HEADERS = ("DPoP-Nonce", "WWW-Authenticate")
+
+
+def _cors_headers_installed() -> bool:
+    from django.apps import apps
+
+    middleware = getattr(settings, "MIDDLEWARE", None) or ()
+    return apps.is_installed("corsheaders") or "corsheaders.middleware.CorsMiddleware" in middleware
+
+
+def _cors_header_names(name: str, default: Sequence[str]) -> set[str] | None:
+    """The lower-cased names of setting ``name``; None when it is not a sequence of names."""
+    value = getattr(settings, name, default)
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | set | frozenset):
+        return None  # django-cors-headers' own checks report a malformed value
+    return {item.lower() for item in value if isinstance(item, str)}
+
+
+def _cors_missing(names: set[str], required: Sequence[str], wildcard_covers: Sequence[str]) -> list[str]:
+    """Required headers not listed; a ``*`` covers ``wildcard_covers`` only (Fetch: no credentials)."""
+    wildcard = "*" in names and getattr(settings, "CORS_ALLOW_CREDENTIALS", False) is not True
+    return [
+        header
+        for header in required
+        if header.lower() not in names and not (wildcard and header in wildcard_covers)
+    ]
+
+
+def _check_cors() -> list[CheckMessage]:
+    """Browser clients on another origin need django-cors-headers to pass DPoP both ways."""
+    if not _cors_headers_installed():
+        return []
+    try:
+        from corsheaders.defaults import default_headers as cors_default_headers
+    except ImportError:
+        cors_default_headers = CORS_DEFAULT_ALLOW_HEADERS
+    messages: list[CheckMessage] = []
+    allowed = _cors_header_names("CORS_ALLOW_HEADERS", cors_default_headers)
+    # The Fetch standard's "*" never covers Authorization.
+    if allowed is not None and (missing := _cors_missing(allowed, CORS_REQUIRED_REQUEST_HEADERS, ("dpop",))):
+        messages.append(
+            Warning(
+                f"django-cors-headers is installed but CORS_ALLOW_HEADERS does not allow {', '.join(missing)}: "
+                "browsers on another origin cannot send DPoP proofs or DPoP tokens.",
+                hint='Add them: CORS_ALLOW_HEADERS = (*corsheaders.defaults.default_headers, "dpop") '
+                "(RFC 9449 §4.1, §7.1).",
+                id=Codes.CORS_REQUEST_HEADERS,
+            )
+        )
+    exposed = _cors_header_names("CORS_EXPOSE_HEADERS", ())
+    if exposed is not None and (
+        missing := _cors_missing(exposed, CORS_REQUIRED_EXPOSE_HEADERS, CORS_REQUIRED_EXPOSE_HEADERS)
+    ):
+        messages.append(
+            Warning(
+                f"django-cors-headers is installed but CORS_EXPOSE_HEADERS does not expose {', '.join(missing)}: "
+                "browser clients on another origin cannot read the server's nonce or challenge, so they "
+                "can never follow use_dpop_nonce.",
+                hint='CORS_EXPOSE_HEADERS = ["DPoP-Nonce", "WWW-Authenticate"] (RFC 9449 §8, §9).',
+                id=Codes.CORS_EXPOSE_HEADERS,
+            )
+        )
+    return messages
+
+
 _CHECKS: tuple[Callable[[], list[CheckMessage]], ...] = (
     _check_algorithms,
     _check_clock_skew,
@@ -352,4 +432,5 @@ _CHECKS: tuple[Callable[[], list[CheckMessage]], ...] = (
         Codes.BIND_CONFIDENTIAL_REFRESH_TOKENS,
         "True binds refresh tokens of confidential clients to the DPoP key too (RFC 9449 §5).",
     ),
+    _check_cors,
 )

@@ -276,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_serve:
             return 1 if failures else 0
         print(f"\nThe example project is serving at {base} (server log: {LOG}). Ctrl-C stops it.")
+        print(f"Browser client (docs/browser-clients.md): {base}/spa/, sign in as {USER[0]} / {USER[1]}.")
         server.wait()
     except KeyboardInterrupt:
         pass

@@ -29,13 +29,16 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "oauth2_provider",
     "django_dpop",
     "django_dpop.contrib.oauth2_provider",
+    "example_project.spa",  # the SPA at /spa/ and its public client "spa" (a data migration)
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware, as django-cors-headers asks
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -68,8 +71,9 @@ DATABASES = {
 
 # django-oauth-toolkit, with the DPoP backend and validator of django_dpop.contrib.oauth2_provider.
 OAUTH2_PROVIDER = {
-    "OAUTH2_BACKEND_CLASS": "django_dpop.contrib.oauth2_provider.backends.DPoPOAuthLibCore",
-    "OAUTH2_VALIDATOR_CLASS": "django_dpop.contrib.oauth2_provider.validators.DPoPOAuth2Validator",
+    # django-dpop's backend and validator, plus the SPA's same-origin redirect URI rule.
+    "OAUTH2_BACKEND_CLASS": "example_project.spa.oauth.ExampleOAuthLibCore",
+    "OAUTH2_VALIDATOR_CLASS": "example_project.spa.oauth.ExampleOAuth2Validator",
     "PKCE_REQUIRED": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": 600,  # RFC 9449 §11.2: short-lived DPoP access tokens + refresh tokens
     "SCOPES": {"read": "Read", "write": "Write"},
@@ -85,3 +89,14 @@ REST_FRAMEWORK = {
 DPOP_NONCE_REQUIRED = os.environ.get("DPOP_NONCE_REQUIRED", "") == "1"
 # /api/me/ is a DPoP-only API: unbound Bearer tokens are refused there too.
 DPOP_ALLOW_BEARER_TOKENS = False
+
+# CORS (django-cors-headers) for the SPA served from another origin (docs/browser-clients.md):
+# proofs travel in the DPoP request header, and the SPA must read DPoP-Nonce and WWW-Authenticate
+# to follow use_dpop_nonce (checks django_dpop.W016, W017). No cookies cross origins.
+CORS_ALLOWED_ORIGINS = os.environ.get(
+    "EXAMPLE_CORS_ORIGINS", "http://127.0.0.1:8001 http://localhost:8001"
+).split()
+CORS_URLS_REGEX = r"^/(o/token/|o/revoke_token/|api/|\.well-known/)"
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "dpop"]
+CORS_EXPOSE_HEADERS = ["DPoP-Nonce", "WWW-Authenticate"]
+CORS_ALLOW_CREDENTIALS = False

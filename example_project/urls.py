@@ -18,4 +18,6 @@ urlpatterns = [
     path("o/", include("django_dpop.contrib.oauth2_provider.urls")),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("api/me/", MeView.as_view(), name="me"),
+    # The browser single-page app (docs/browser-clients.md).
+    path("spa/", include("example_project.spa.urls")),
 ]

@@ -19,6 +19,7 @@ from tests.factories import TestKey, make_key
 _SERVICES = {
     "postgres": (services.POSTGRES_AVAILABLE, "PostgreSQL at 127.0.0.1:5432 (with psycopg)"),
     "redis": (services.REDIS_AVAILABLE, "Redis at 127.0.0.1:6379 (with redis-py)"),
+    "browser": (services.BROWSER_AVAILABLE, f"Chromium at {services.CHROMIUM} (with playwright)"),
 }
 
 

@@ -34,3 +34,6 @@ def _module_available(name: str) -> bool:
 
 POSTGRES_AVAILABLE = _reachable(POSTGRES_HOST, POSTGRES_PORT) and _module_available("psycopg")
 REDIS_AVAILABLE = _reachable("127.0.0.1", 6379) and _module_available("redis")
+#: Debian's Chromium (``apt-get install chromium``; .ci/run installs it), driven by playwright.
+CHROMIUM = os.environ.get("DPOP_TEST_CHROMIUM", "/usr/bin/chromium")
+BROWSER_AVAILABLE = os.access(CHROMIUM, os.X_OK) and _module_available("playwright")

@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "corsheaders",
     "rest_framework",
     "oauth2_provider",
     "django_dpop",
@@ -28,6 +29,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Acts only on requests with an Origin matching CORS_ALLOWED_ORIGINS (none here; the browser
+    # tests set theirs): the live server's middleware is fixed when it starts.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -83,4 +87,9 @@ OAUTH2_PROVIDER = {
 }
 
 LOGIN_URL = "/accounts/login/"
+
+# django-cors-headers, as DPoP browser clients need it (checks django_dpop.W016, W017).
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "dpop"]
+CORS_EXPOSE_HEADERS = ["DPoP-Nonce", "WWW-Authenticate"]
 STATIC_URL = "/static/"

@@ -192,6 +192,17 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS": None},
         {"DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS": True},
     ),
+    # More CORS cases (django-cors-headers absent, wildcards) in tests/test_checks_cors.py.
+    (
+        Codes.CORS_REQUEST_HEADERS,
+        {"CORS_ALLOW_HEADERS": ["authorization"]},
+        {"CORS_ALLOW_HEADERS": ["dpop", "authorization"]},
+    ),
+    (
+        Codes.CORS_EXPOSE_HEADERS,
+        {"CORS_EXPOSE_HEADERS": ["WWW-Authenticate"]},
+        {"CORS_EXPOSE_HEADERS": ["DPoP-Nonce", "www-authenticate"]},
+    ),
 ]
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
 
-import httpx
+
+try:
+    import httpx
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError("django_dpop.client.DPoPAuth needs httpx: pip install 'django-dpop[httpx]'") from exc
 
 from .nonces import NONCE_HEADER
 from .signer import RequestSigner

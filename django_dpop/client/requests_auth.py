@@ -5,9 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import requests
-from requests.auth import AuthBase
-from requests.utils import rewind_body
+
+try:
+    import requests
+    from requests.auth import AuthBase
+    from requests.utils import rewind_body
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(
+        "django_dpop.client.DPoPRequestsAuth needs requests: pip install 'django-dpop[requests]'"
+    ) from exc
 
 from .nonces import NONCE_HEADER
 from .signer import RequestSigner

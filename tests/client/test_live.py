@@ -181,7 +181,7 @@ def curl(*args: str) -> tuple[int, dict[str, str], str]:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 @both
 def test_cli_proofs_work_with_curl(example: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    """The README's curl walk-through, step by step (with nonces: the manual retry it documents)."""
+    """The curl walk-through of docs/client.md, step by step (with nonces: the manual retry it documents)."""
     nonce_required = "nonce-required" in request.node.callspec.id
     key_file = tmp_path / "key.json"
     jkt = cli("keygen", "--out", str(key_file))

@@ -26,11 +26,12 @@ from ...core.errors import InvalidToken
 from ...http import expected_htu
 from ...resource import BEARER_SCHEME, InvalidBearerToken
 from ...tokens.base import AccessTokenValidator, ValidatedToken
-from .token_lookup import find_access_token
+from .token_lookup import BINDING_JKT_ATTRIBUTE, find_access_token
 
 
 # Use the token lookup compiled once (True) or the plain ORM query (False, for comparison).
 COMPILED_LOOKUP = True
+_NOT_LOADED = object()
 
 
 def token_checksum(token: str) -> str:
@@ -53,6 +54,10 @@ def binding_jkt(access_token: Any) -> str | None:
 
     Free when the token was loaded by :func:`load_access_token`; one query otherwise.
     """
+    # Set by the token lookup, bound or not (None), so an unbound token costs no second query.
+    loaded = access_token.__dict__.get(BINDING_JKT_ATTRIBUTE, _NOT_LOADED)
+    if loaded is not _NOT_LOADED:
+        return loaded
     # A missing reverse one-to-one raises RelatedObjectDoesNotExist, an AttributeError.
     binding = getattr(access_token, "dpop_binding", None)
     return binding.jkt if binding is not None else None
