@@ -22,6 +22,14 @@ Proofs and requests are built before the timed loop (each proof is single use: t
 is on). Rounds are interleaved (Bearer, DPoP, Bearer, DPoP...) so a noisy neighbour slows both
 alike; each case reports the median and the best round. The ratio is Bearer time / DPoP time
 (1.0 = DPoP costs nothing extra; the project aims at >= 0.95 on the database-backed path).
+
+The same run also times the endpoint with no authentication at all (``noauth``) and with DPoP and
+an RFC 9068 JWT access token verified locally (``JWTTokenValidator``, RS256, ``cnf.jkt``), with
+the database replay store (``jwt-db``) and with the cache replay store on Redis at
+127.0.0.1:6379 (``jwt-redis``, key prefix of its own; skipped when Redis is unreachable). The
+issuer's JWKS is served by a local HTTP server: after the run the benchmark asserts it was fetched
+exactly once (no network call per request). Their ratio is no-auth time / case time (the share
+of no-auth throughput kept; the project aims at >= 0.6 for ``jwt-redis``).
 """
 
 from __future__ import annotations
@@ -38,6 +46,22 @@ from typing import Any
 
 
 POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+JWT_AUDIENCE = "https://api.bench.test"
+JWT_VALIDATOR = "django_dpop.tokens.jwt.JWTTokenValidator"
+# Replay store of each JWT case (the DOT cases use --replay-store).
+JWT_CASE_SETTINGS: dict[str, dict[str, Any]] = {
+    "jwt-db": {"DPOP_REPLAY_STORE": "django_dpop.storage.DatabaseReplayStore"},
+    "jwt-redis": {"DPOP_REPLAY_STORE": "django_dpop.storage.CacheReplayStore", "DPOP_REPLAY_CACHE": "redis"},
+}
+CLOCK: Callable[[], float] = time.perf_counter
+URLS = {
+    "noauth": "/noauth/me/",
+    "bearer": "/bearer/me/",
+    "dpop": "/dpop/me/",
+    "jwt-db": "/jwt/me/",
+    "jwt-redis": "/jwt/me/",
+}
 
 
 def create_scratch_postgres() -> str:
@@ -105,10 +129,20 @@ def configure(db: str, replay_store: str) -> None:
         ],
         DATABASES={"default": database},
         # A shared cache stands in for Redis when --replay-store cache (LocMem: one process here).
-        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            # jwt-redis: the real thing, under a key prefix of our own (nothing else is touched).
+            "redis": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+                "KEY_PREFIX": f"dpop-bench-jwt-{os.getpid()}",
+            },
+        },
         REST_FRAMEWORK={"DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]},
         DPOP_REPLAY_STORE=stores[replay_store],
         DPOP_ALLOWED_ALGORITHMS=["ES256"],
+        DPOP_JWT_AUDIENCE=JWT_AUDIENCE,
+        DPOP_JWKS_ALLOW_HTTP=True,  # the local JWKS server below; never in production
     )
     django.setup()
 
@@ -138,9 +172,87 @@ def build_views() -> None:
         def get(self, request: Any) -> Response:
             return Response({"client_id": request.auth.application.client_id, "scope": request.auth.scope})
 
+    class Anyone(APIView):
+        authentication_classes: list[Any] = []
+        permission_classes: list[Any] = []
+
+        def get(self, request: Any) -> Response:
+            return Response({"client_id": "anyone", "scope": "read"})
+
+    class JWTMe(APIView):
+        permission_classes = [HasToken]
+
+        def get(self, request: Any) -> Response:
+            return Response({"client_id": request.auth.client_id, "scope": request.auth.scope})
+
+    class JWTAuthentication(DPoPAuthentication):
+        token_validators = [JWT_VALIDATOR]
+
     VIEWS["bearer"] = Me.as_view(authentication_classes=[OAuth2Authentication])
     VIEWS["dpop"] = Me.as_view(authentication_classes=[DPoPAuthentication])
-    urlpatterns[:] = [path("bearer/me/", VIEWS["bearer"]), path("dpop/me/", VIEWS["dpop"])]
+    VIEWS["noauth"] = Anyone.as_view()
+    VIEWS["jwt-db"] = VIEWS["jwt-redis"] = JWTMe.as_view(authentication_classes=[JWTAuthentication])
+    urlpatterns[:] = [
+        path("bearer/me/", VIEWS["bearer"]),
+        path("dpop/me/", VIEWS["dpop"]),
+        path("noauth/me/", VIEWS["noauth"]),
+        path("jwt/me/", VIEWS["jwt-db"]),
+    ]
+
+
+class JWKSServer:
+    """The issuer's JWK Set on a local HTTP server (a thread), counting the fetches."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = json.dumps(jwks).encode()
+        self.fetches = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.fetches += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def create_jwt(key: Any) -> tuple[str, JWKSServer]:
+    """An RS256 JWT access token bound to ``key``, from an issuer whose JWKS is served locally."""
+    from django.conf import settings
+
+    from django_dpop.test import TestIssuer
+
+    issuer = TestIssuer("https://issuer.bench.test")
+    server = JWKSServer(issuer.jwks)
+    settings.DPOP_JWT_ISSUERS = [{"issuer": issuer.issuer, "jwks_uri": server.url}]
+    token = issuer.mint(audience=JWT_AUDIENCE, scope="read", claims={"cnf": {"jkt": key.thumbprint}})
+    return token, server
+
+
+def redis_available() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except Exception:
+        return False
 
 
 def create_tokens() -> tuple[str, str, Any]:
@@ -169,7 +281,7 @@ def create_tokens() -> tuple[str, str, Any]:
 
 
 def build_batches(
-    path: str, number: int, bearer: str, dpop: str, key: Any
+    path: str, number: int, bearer: str, dpop: str, key: Any, jwt: str | None = None
 ) -> dict[str, Callable[[], list[Any]]]:
     """Return, per case, a function that builds ``number`` ready-to-send requests (untimed)."""
     from django.test import RequestFactory
@@ -181,52 +293,73 @@ def build_batches(
     def bearer_batch() -> list[Any]:
         return [{"HTTP_AUTHORIZATION": f"Bearer {bearer}"} for _ in range(number)]
 
-    def dpop_batch() -> list[Any]:
-        url = "http://testserver/dpop/me/"
-        return [
-            {
-                "HTTP_AUTHORIZATION": f"DPoP {dpop}",
-                "HTTP_DPOP": create_proof(key, "GET", url, access_token=dpop),
-            }
-            for _ in range(number)
-        ]
+    def dpop_batch(token: str, url: str) -> Callable[[], list[Any]]:
+        def batch() -> list[Any]:
+            return [
+                {
+                    "HTTP_AUTHORIZATION": f"DPoP {token}",
+                    "HTTP_DPOP": create_proof(key, "GET", "http://testserver" + url, access_token=token),
+                }
+                for _ in range(number)
+            ]
 
+        return batch
+
+    headers: dict[str, Callable[[], list[Any]]] = {
+        "noauth": lambda: [{} for _ in range(number)],
+        "bearer": bearer_batch,
+        "dpop": dpop_batch(dpop, URLS["dpop"]),
+    }
+    if jwt is not None:
+        headers["jwt-db"] = headers["jwt-redis"] = dpop_batch(jwt, URLS["jwt-db"])
     if path == "view":
-        return {
-            "bearer": lambda: [factory.get("/bearer/me/", **h) for h in bearer_batch()],
-            "dpop": lambda: [factory.get("/dpop/me/", **h) for h in dpop_batch()],
-        }
-    return {"bearer": bearer_batch, "dpop": dpop_batch}
+
+        def requests(case: str) -> Callable[[], list[Any]]:
+            return lambda: [factory.get(URLS[case], **h) for h in headers[case]()]
+
+        return {case: requests(case) for case in headers}
+    return headers
 
 
-def run(path: str, repeat: int, number: int, bearer: str, dpop: str, key: Any) -> dict[str, list[float]]:
+def run(
+    path: str,
+    repeat: int,
+    number: int,
+    bearer: str,
+    dpop: str,
+    key: Any,
+    cases: list[str],
+    jwt: str | None = None,
+) -> dict[str, list[float]]:
     from django.test import Client
+    from django.test.utils import override_settings
 
     client = Client()
-    batches = build_batches(path, number, bearer, dpop, key)
-    urls = {"bearer": "/bearer/me/", "dpop": "/dpop/me/"}
+    batches = build_batches(path, number, bearer, dpop, key, jwt)
 
     def timed(case: str) -> float:
         items = batches[case]()
         view = VIEWS[case]
-        url = urls[case]
-        start = time.perf_counter()
-        if path == "view":
-            for request in items:
-                response = view(request)
-                assert response.status_code == 200, response.content
-                response.render()
-        else:
-            for headers in items:
-                response = client.get(url, **headers)
-                assert response.status_code == 200, response.content
-        return (time.perf_counter() - start) / number
+        url = URLS[case]
+        with override_settings(**JWT_CASE_SETTINGS.get(case, {})):
+            start = CLOCK()
+            if path == "view":
+                for request in items:
+                    response = view(request)
+                    assert response.status_code == 200, response.content
+                    response.render()
+            else:
+                for headers in items:
+                    response = client.get(url, **headers)
+                    assert response.status_code == 200, response.content
+            return (CLOCK() - start) / number
 
-    timed("bearer"), timed("dpop")  # warm-up: caches, lazy imports, prepared statements
-    results: dict[str, list[float]] = {"bearer": [], "dpop": []}
+    for case in cases:  # warm-up: caches, lazy imports, prepared statements, the JWKS fetch
+        timed(case)
+    results: dict[str, list[float]] = {case: [] for case in cases}
     for round_number in range(repeat):
-        order = ("bearer", "dpop") if round_number % 2 == 0 else ("dpop", "bearer")
-        for case in order:
+        # Interleaved, alternating direction, so that a noisy neighbour slows every case alike.
+        for case in cases if round_number % 2 == 0 else reversed(cases):
             results[case].append(timed(case))
     return results
 
@@ -244,8 +377,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--repeat", type=int, default=15, help="interleaved rounds (default 15)")
     parser.add_argument("--number", type=int, default=300, help="requests per case and round (default 300)")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall time (default), or this process's CPU time: steadier on a busy machine, "
+        "but blind to waiting for PostgreSQL/Redis",
+    )
     args = parser.parse_args(argv)
 
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     configure(args.db, args.replay_store)
     try:
         report(args)
@@ -262,22 +404,34 @@ def report(args: argparse.Namespace) -> None:
     tokens.COMPILED_LOOKUP = args.lookup == "compiled"
     build_views()
     bearer, dpop, key = create_tokens()
+    jwt, jwks = create_jwt(key)
+    cases = ["noauth", "bearer", "dpop", "jwt-db"] + (["jwt-redis"] if redis_available() else [])
     print(
         f"database={args.db} replay_store={args.replay_store} lookup={args.lookup} "
-        f"rounds={args.repeat}x{args.number} requests"
+        f"clock={args.clock} rounds={args.repeat}x{args.number} requests"
+        + ("" if "jwt-redis" in cases else " (Redis unreachable: no jwt-redis)")
     )
-    print(f"{'path':<7} {'case':<7} {'median us':>10} {'best us':>9}")
-    for path in ("view", "client") if args.path == "both" else (args.path,):
-        results = run(path, args.repeat, args.number, bearer, dpop, key)
-        medians = {case: statistics.median(times) for case, times in results.items()}
-        bests = {case: min(times) for case, times in results.items()}
-        for case in ("bearer", "dpop"):
-            print(f"{path:<7} {case:<7} {medians[case] * 1e6:10.1f} {bests[case] * 1e6:9.1f}")
-        ratio = medians["bearer"] / medians["dpop"]
-        print(
-            f"{path:<7} ratio Bearer/DPoP: {ratio:.3f} (median), {bests['bearer'] / bests['dpop']:.3f} (best)"
-        )
-        sys.stdout.flush()
+    print(f"{'path':<7} {'case':<10} {'median us':>10} {'best us':>9} {'vs noauth':>10}")
+    try:
+        for path in ("view", "client") if args.path == "both" else (args.path,):
+            results = run(path, args.repeat, args.number, bearer, dpop, key, cases, jwt)
+            medians = {case: statistics.median(times) for case, times in results.items()}
+            bests = {case: min(times) for case, times in results.items()}
+            for case in cases:
+                print(
+                    f"{path:<7} {case:<10} {medians[case] * 1e6:10.1f} {bests[case] * 1e6:9.1f} "
+                    f"{medians['noauth'] / medians[case]:10.3f}"
+                )
+            ratio = medians["bearer"] / medians["dpop"]
+            print(
+                f"{path:<7} ratio Bearer/DPoP: {ratio:.3f} (median), {bests['bearer'] / bests['dpop']:.3f} (best)"
+            )
+            sys.stdout.flush()
+    finally:
+        jwks.close()
+    # Once cached, the JWKS is never fetched again: no network call per request.
+    assert jwks.fetches == 1, f"the JWKS was fetched {jwks.fetches} times"
+    print(f"JWKS fetches during the run: {jwks.fetches}")
 
 
 if __name__ == "__main__":

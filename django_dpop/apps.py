@@ -12,8 +12,10 @@ class DjangoDPoPConfig(AppConfig):
     def ready(self) -> None:
         from .checks import check_settings
         from .token_checks import check_token_validators
+        from .tokens.checks import check_jwt_settings
         from .wiring import check_dot_helper_installed
 
         register(Tags.security)(check_settings)
         register(Tags.security)(check_token_validators)
+        register(Tags.security)(check_jwt_settings)
         register()(check_dot_helper_installed)

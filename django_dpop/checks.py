@@ -57,6 +57,7 @@ class Codes:
     CLOCK_SKEW_LARGE = "django_dpop.W004"
     CORS_REQUEST_HEADERS = "django_dpop.W016"
     CORS_EXPOSE_HEADERS = "django_dpop.W017"
+    NONCE_ON_EVERY_RESPONSE = "django_dpop.E050"
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
@@ -433,4 +434,9 @@ _CHECKS: tuple[Callable[[], list[CheckMessage]], ...] = (
         "True binds refresh tokens of confidential clients to the DPoP key too (RFC 9449 §5).",
     ),
     _check_cors,
+    _check_bool(
+        "DPOP_NONCE_ON_EVERY_RESPONSE",
+        Codes.NONCE_ON_EVERY_RESPONSE,
+        "True sends the current DPoP-Nonce on every response to a request with a proof (RFC 9449 §8.2).",
+    ),
 )

@@ -21,6 +21,22 @@ DOT_APP = "django_dpop.contrib.oauth2_provider"
 DOT_TOKEN_VALIDATOR = "django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator"
 
 
+# RFC 9068 §4: RS256 is the algorithm every resource server must support; the other asymmetric
+# ones are common (Keycloak ES256/PS256, EdDSA). Never "none" nor a MAC.
+DEFAULT_JWT_ALGORITHMS: tuple[str, ...] = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
+
 class Settings:
     """Shadow Django's settings with the defaults of django-dpop."""
 
@@ -39,6 +55,10 @@ class Settings:
     @property
     def DPOP_NONCE_REQUIRED(self) -> bool:
         return getattr(settings, "DPOP_NONCE_REQUIRED", False)
+
+    @property
+    def DPOP_NONCE_ON_EVERY_RESPONSE(self) -> bool:
+        return getattr(settings, "DPOP_NONCE_ON_EVERY_RESPONSE", False)
 
     @property
     def DPOP_NONCE_LIFETIME(self) -> int:
@@ -87,6 +107,48 @@ class Settings:
     @property
     def DPOP_RETRY_AFTER(self) -> int:
         return getattr(settings, "DPOP_RETRY_AFTER", 5)
+
+    # -- JWT access tokens (RFC 9068), django_dpop.tokens.jwt -------------------------------------
+
+    @property
+    def DPOP_JWT_ISSUERS(self) -> Sequence[Any]:
+        return getattr(settings, "DPOP_JWT_ISSUERS", ())
+
+    @property
+    def DPOP_JWT_AUDIENCE(self) -> str | Sequence[str] | None:
+        return getattr(settings, "DPOP_JWT_AUDIENCE", None)
+
+    @property
+    def DPOP_JWT_ALGORITHMS(self) -> Sequence[str]:
+        return getattr(settings, "DPOP_JWT_ALGORITHMS", DEFAULT_JWT_ALGORITHMS)
+
+    @property
+    def DPOP_JWT_ACCEPTED_TYPES(self) -> Sequence[str]:
+        return getattr(settings, "DPOP_JWT_ACCEPTED_TYPES", ("at+jwt",))
+
+    @property
+    def DPOP_JWKS_CACHE_SECONDS(self) -> float:
+        return getattr(settings, "DPOP_JWKS_CACHE_SECONDS", 300)
+
+    @property
+    def DPOP_JWKS_REFETCH_INTERVAL(self) -> float:
+        return getattr(settings, "DPOP_JWKS_REFETCH_INTERVAL", 30)
+
+    @property
+    def DPOP_JWKS_MAX_STALE(self) -> float:
+        return getattr(settings, "DPOP_JWKS_MAX_STALE", 600)
+
+    @property
+    def DPOP_JWKS_TIMEOUT(self) -> float:
+        return getattr(settings, "DPOP_JWKS_TIMEOUT", 5)
+
+    @property
+    def DPOP_JWKS_MAX_SIZE(self) -> int:
+        return getattr(settings, "DPOP_JWKS_MAX_SIZE", 131072)
+
+    @property
+    def DPOP_JWKS_ALLOW_HTTP(self) -> bool:
+        return getattr(settings, "DPOP_JWKS_ALLOW_HTTP", False)
 
 
 conf = Settings()

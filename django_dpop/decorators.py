@@ -31,8 +31,15 @@ from .conf import conf
 from .core.challenge import build_challenge
 from .core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
 from .http import DPOP_NONCE_HEADER, pending_nonce, set_pending_nonce
-from .proofs import RESOURCE, next_nonce
-from .resource import Validators, authenticate_resource_request, challenges, error_status, retry_after
+from .resource import (
+    Validators,
+    authenticate_resource_request,
+    challenges,
+    error_status,
+    refusal_nonce,
+    retry_after,
+    success_nonce,
+)
 
 
 logger = logging.getLogger("django_dpop")
@@ -88,19 +95,27 @@ def protect(
     try:
         access = authenticate_resource_request(request, validators)
         if access is None:
-            return refusal_response(None)
+            return _with_nonce(request, refusal_response(None), None)
         if scopes and not set(scopes) <= access.token.scopes:
-            return _insufficient_scope(scopes, dpop=access.proof is not None)
-        if access.proof is not None:
-            nonce = next_nonce(access.proof, RESOURCE)
-            if nonce is not None:
-                set_pending_nonce(request, nonce)
+            return _with_nonce(request, _insufficient_scope(scopes, dpop=access.proof is not None), None)
+        nonce = success_nonce(request, access.proof)
+        if nonce is not None:
+            set_pending_nonce(request, nonce)
     except DPoPError as error:
-        return refusal_response(error)
+        return _with_nonce(request, refusal_response(error), error)
     request.auth = access.auth  # type: ignore[attr-defined]
     request.user = access.user if access.user is not None else AnonymousUser()
     request.dpop_proof = access.proof  # type: ignore[attr-defined]
     return None
+
+
+def _with_nonce(request: HttpRequest, response: JsonResponse, error: DPoPError | None) -> JsonResponse:
+    """``DPOP_NONCE_ON_EVERY_RESPONSE``: refusals of a request with a proof get a nonce too (§8.2)."""
+    if DPOP_NONCE_HEADER not in response:
+        nonce = refusal_nonce(request, error)
+        if nonce:
+            response[DPOP_NONCE_HEADER] = nonce
+    return response
 
 
 def finish(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:

@@ -61,3 +61,17 @@ def issue_nonce(purpose: str) -> str:
 def next_nonce(proof: VerifiedProof, purpose: str) -> str | None:
     """Return a newer nonce to send on success when the one used is about to expire (RFC 9449 §8.2)."""
     return issue_nonce(purpose) if proof.nonce_stale else None
+
+
+def response_nonce(request: HttpRequest, purpose: str, proof: VerifiedProof | None = None) -> str | None:
+    """The ``DPoP-Nonce`` to put on a response to ``request``, or None.
+
+    With ``DPOP_NONCE_ON_EVERY_RESPONSE`` every response to a request that carried a ``DPoP``
+    header gets the current nonce, successes and refusals alike (RFC 9449 §8.2: the server may
+    supply a nonce on any response; the AT Protocol profile makes clients expect one). Without
+    it, only a success whose nonce is about to expire gets a newer one. Raises
+    :class:`StoreUnavailable` when the store fails.
+    """
+    if _conf.conf.DPOP_NONCE_ON_EVERY_RESPONSE and get_proof(request) is not None:
+        return issue_nonce(purpose)
+    return next_nonce(proof, purpose) if proof is not None else None

@@ -29,10 +29,10 @@ from django.http import HttpRequest
 from .conf import conf, token_validators
 from .core.binding import jkt_matches
 from .core.challenge import build_challenge
-from .core.errors import DPoPError, InvalidRequest, InvalidToken, StoreUnavailable
+from .core.errors import DPoPError, InvalidRequest, InvalidToken, StoreUnavailable, UseDPoPNonce
 from .core.proof import VerifiedProof
 from .http import get_proof
-from .proofs import RESOURCE, verify_request_proof
+from .proofs import RESOURCE, response_nonce, verify_request_proof
 from .tokens.base import AccessTokenValidator, ValidatedToken
 
 
@@ -263,3 +263,27 @@ def challenges(
             "Bearer", realm=realm, error=error.error, error_description=error.description
         )
     return f"{dpop}, " + build_challenge("Bearer", realm=realm)
+
+
+def success_nonce(request: HttpRequest, proof: VerifiedProof | None) -> str | None:
+    """The ``DPoP-Nonce`` of an accepted request (RFC 9449 §8.2, §9), or None.
+
+    A newer nonce when the one used is about to expire; with ``DPOP_NONCE_ON_EVERY_RESPONSE``,
+    the current one whenever the request carried a proof. Raises :class:`StoreUnavailable`.
+    """
+    return response_nonce(request, RESOURCE, proof)
+
+
+def refusal_nonce(request: HttpRequest, error: DPoPError | None) -> str | None:
+    """The ``DPoP-Nonce`` of a refusal: the challenge's own (``use_dpop_nonce``), else, with
+    ``DPOP_NONCE_ON_EVERY_RESPONSE`` and a proof on the request, the current one. None when the
+    store failed (the refusal stands without it)."""
+    if isinstance(error, UseDPoPNonce):
+        return error.nonce
+    if isinstance(error, StoreUnavailable):
+        return None
+    try:
+        return response_nonce(request, RESOURCE)
+    except StoreUnavailable:
+        logger.warning("DPoP nonce store unavailable; no DPoP-Nonce on this refusal")
+        return None

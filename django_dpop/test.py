@@ -12,7 +12,9 @@ nonce, and the last ``DPoP-Nonce`` seen is used on later requests (§8.2, §9).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import secrets
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -97,6 +99,34 @@ class DPoPAPIClient(APIClient):
             "or set a token with client.credentials(token)."
         )
 
+    def obtain_jwt_token(
+        self,
+        issuer: TestIssuer,
+        *,
+        audience: str | Sequence[str],
+        scope: str | Sequence[str] = "read write",
+        sub: str | None = None,
+        client_id: str = "test-client",
+        claims: Mapping[str, Any] | None = None,
+        expires_in: int = 3600,
+    ) -> str:
+        """Mint an RFC 9068 JWT access token bound to this client's key (``cnf.jkt``) and use it.
+
+        Signed by ``issuer`` (a :class:`TestIssuer` the server trusts, e.g. through
+        ``issuer.settings_entry()`` in ``DPOP_JWT_ISSUERS``): no authorization server involved.
+        ``claims`` are added last (and win), e.g. ``{"cnf": None}`` to leave the binding out.
+        """
+        token = issuer.mint(
+            audience=audience,
+            scope=scope,
+            sub=sub,
+            client_id=client_id,
+            claims={"cnf": {"jkt": self.dpop_key.thumbprint}, **(claims or {})},
+            expires_in=expires_in,
+        )
+        self.access_token = token
+        return token
+
     def logout(self) -> None:
         super().logout()
         self.access_token = None
@@ -172,3 +202,75 @@ class DPoPAPIClient(APIClient):
             except (ValueError, AttributeError):
                 return False
         return False
+
+
+class TestIssuer:
+    """A stand-in authorization server that signs RFC 9068 JWT access tokens for tests.
+
+        issuer = TestIssuer()                                  # RS256, the RFC 9068 §4 default
+        settings.DPOP_JWT_ISSUERS = [issuer.settings_entry()]  # static keys: no HTTP at all
+        client.obtain_jwt_token(issuer, audience="https://api.example.com")
+
+    ``jwks`` is its public JWK Set (serve it to test ``jwks_uri`` or discovery), ``key`` its
+    signing :class:`~django_dpop.client.DPoPKey`, ``kid`` the key id in every token's header.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self, issuer: str = "https://issuer.test", *, alg: str = "RS256", kid: str | None = None
+    ) -> None:
+        self.issuer = issuer
+        self.key = DPoPKey.generate(alg)
+        self.kid = kid or self.key.thumbprint[:16]
+
+    @property
+    def alg(self) -> str:
+        return self.key.alg
+
+    @property
+    def public_jwk(self) -> dict[str, str]:
+        return {**self.key.public_jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.public_jwk]}
+
+    def settings_entry(self, **options: Any) -> dict[str, Any]:
+        """A ``DPOP_JWT_ISSUERS`` entry trusting this issuer's static key; ``options`` are added
+        (``audience``, ``algorithms``, ``user_field``)."""
+        return {"issuer": self.issuer, "keys": [self.public_jwk], **options}
+
+    def mint(
+        self,
+        *,
+        audience: str | Sequence[str],
+        scope: str | Sequence[str] = "read write",
+        sub: str | None = None,
+        client_id: str = "test-client",
+        claims: Mapping[str, Any] | None = None,
+        expires_in: int = 3600,
+        headers: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Sign an access token (RFC 9068 §2.2); ``claims`` and ``headers`` are added last and
+        win, and a value of None removes a claim (e.g. ``claims={"exp": None}``)."""
+        import jwt
+
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": audience if isinstance(audience, str) else list(audience),
+            "exp": now + expires_in,
+            "iat": now,
+            "jti": secrets.token_urlsafe(16),
+            "client_id": client_id,
+            "sub": sub if sub is not None else client_id,
+            "scope": scope if isinstance(scope, str) else " ".join(scope),
+        }
+        payload.update(claims or {})
+        payload = {name: value for name, value in payload.items() if value is not None}
+        header = {"typ": "at+jwt", "kid": self.kid, **(headers or {})}
+        header = {name: value for name, value in header.items() if value is not None}
+        # Signed as a JWS of the JSON payload, so tests may mint claims pyjwt's JWT API refuses.
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return jwt.api_jws.encode(body, self.key.signing_key, algorithm=self.alg, headers=header)

@@ -256,6 +256,56 @@ def walk_through(base: str) -> int:
             "refresh with the right key",
         )
 
+        step("10. Pushed authorization request (RFC 9126) with a DPoP proof: the push binds the code")
+        metadata_par = metadata.get("pushed_authorization_request_endpoint")
+        print(f"   pushed_authorization_request_endpoint: {metadata_par}")
+        expect(metadata_par == f"{base}/o/par/", "metadata advertises PAR")
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        response = http.post(
+            "/o/par/",
+            data={
+                "response_type": "code",
+                "client_id": PUBLIC_CLIENT,
+                "redirect_uri": REDIRECT_URI,
+                "scope": "read",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "state": "demo-par",
+            },
+            auth=token_auth,  # RFC 9449 §10.1: the proof's key stands for dpop_jkt
+        )
+        show(response)
+        request_uri = response.json().get("request_uri", "")
+        expect(
+            response.status_code == 201 and request_uri.startswith("urn:ietf:params:oauth:request_uri:"),
+            "201 request_uri",
+        )
+        authorize_query = {"client_id": PUBLIC_CLIENT, "request_uri": request_uri}
+        response = http.get("/o/authorize/", params=authorize_query)
+        code = parse_qs(urlsplit(response.headers.get("location", "")).query).get("code", [""])[0]
+        expect(
+            response.status_code == 302 and bool(code), "authorization code issued from the pushed request"
+        )
+        response = http.get("/o/authorize/", params=authorize_query)
+        expect(response.status_code == 400, "the request_uri is single-use (invalid_request_uri)")
+        exchange = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": PUBLIC_CLIENT,
+            "code_verifier": verifier,
+        }
+        response = http.post("/o/token/", data=exchange, auth=DPoPAuth(thief))
+        show(response)
+        expect(response.status_code == 400, "the code is bound to the key of the push")
+        response = http.post("/o/token/", data=exchange, auth=token_auth)
+        show(response)
+        expect(
+            response.status_code == 200 and response.json().get("token_type") == "DPoP",
+            "code exchanged with the key of the push",
+        )
+
     print(f"\n{'All steps behaved as expected.' if not failures else f'{failures} unexpected result(s).'}")
     return failures
 

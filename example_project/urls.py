@@ -14,7 +14,8 @@ urlpatterns = [
     # RFC 8414 metadata at the server root (with dpop_signing_alg_values_supported).
     path("", include((metadata_urlpatterns, "dpop_metadata"))),
     # The DPoP views before DOT's, with the same prefix: they take over token, authorize,
-    # introspect and device authorization while DOT's URL names keep resolving.
+    # introspect and device authorization while DOT's URL names keep resolving, and add the
+    # PAR endpoint (o/par/, RFC 9126) that the metadata above advertises.
     path("o/", include("django_dpop.contrib.oauth2_provider.urls")),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("api/me/", MeView.as_view(), name="me"),

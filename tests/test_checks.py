@@ -61,6 +61,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_ALLOWED_ALGORITHMS": ["ES256"]},
     ),
     (Codes.ALGORITHM_FORBIDDEN, {"DPOP_ALLOWED_ALGORITHMS": ["XYZ"]}, {"DPOP_ALLOWED_ALGORITHMS": ["RS512"]}),
+    (
+        Codes.NONCE_ON_EVERY_RESPONSE,
+        {"DPOP_NONCE_ON_EVERY_RESPONSE": 1},
+        {"DPOP_NONCE_ON_EVERY_RESPONSE": True},
+    ),
+    (Codes.NONCE_ON_EVERY_RESPONSE, {"DPOP_NONCE_ON_EVERY_RESPONSE": "yes"}, {}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": -1}, {"DPOP_CLOCK_SKEW": 0}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": "60"}, {"DPOP_CLOCK_SKEW": 60}),
     (Codes.CLOCK_SKEW, {"DPOP_CLOCK_SKEW": 1.5}, {"DPOP_CLOCK_SKEW": 5}),
@@ -227,8 +233,11 @@ def test_every_setting_has_a_tested_check() -> None:
     # A DPOP_* setting added to conf.py without a check (and a case here) fails this test.
     settings_names = {name for name in vars(Settings) if name.startswith("DPOP_")}
     from tests.seam.test_checks import CASES as TOKEN_CASES  # django_dpop.token_checks
+    from tests.tokens.test_jwt_checks import TESTED_SETTINGS as JWT_SETTINGS
 
-    tested = {name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")}
+    tested = {
+        name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")
+    } | JWT_SETTINGS
     assert settings_names == tested
 
 

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 from django.db import Error as DBError  # DatabaseError and InterfaceError (PEP 249)
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauthlib.common import Request as OAuthlibRequest
 
 from ...core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
 from ...core.proof import VerifiedProof
-from ...http import get_proof
-from ...proofs import TOKEN_ENDPOINT, next_nonce, verify_request_proof
-from ...resource import retry_after
+from ...http import get_proof, pending_nonce, set_pending_nonce
+from ...proofs import TOKEN_ENDPOINT, response_nonce, verify_request_proof
+from ...resource import refusal_nonce, retry_after, success_nonce
 from .transactions import log_unavailable, token_transaction, unavailable_response
 
 
@@ -63,6 +64,36 @@ def dpop_error_response(exc: DPoPError) -> tuple[dict[str, str], str, int]:
     return headers, body, status
 
 
+def add_response_nonce(
+    headers: MutableMapping[str, str] | HttpResponse,
+    request: HttpRequest,
+    proof: VerifiedProof | None,
+    status: int,
+) -> None:
+    """Put a ``DPoP-Nonce`` on a token or PAR endpoint response when one is due (RFC 9449 §8.2).
+
+    A newer nonce on a success whose nonce is about to expire; with
+    ``DPOP_NONCE_ON_EVERY_RESPONSE``, the current one on every answer to a request with a proof.
+    A response that has one already (``use_dpop_nonce``) or says the store failed (503) is left.
+    """
+    if "DPoP-Nonce" in headers or status == 503:
+        return
+    try:
+        nonce = response_nonce(request, TOKEN_ENDPOINT, proof)
+    except StoreUnavailable:
+        # The answer stands; the client will get use_dpop_nonce next time.
+        log.warning("DPoP nonce store unavailable; no DPoP-Nonce on this response")
+        return
+    if nonce:
+        headers["DPoP-Nonce"] = nonce
+
+
+def _park_nonce(request: HttpRequest, nonce: str | None) -> None:
+    """A resource nonce for DOT's surfaces: UserInfo sends it, ``DPoPNonceMiddleware`` the others."""
+    if nonce:
+        set_pending_nonce(request, nonce)
+
+
 class DPoPOAuthLibCoreMixin:
     """Mix into an ``OAuthLibCore`` subclass (before it) to add DPoP to DOT's endpoints."""
 
@@ -100,6 +131,7 @@ class DPoPOAuthLibCoreMixin:
             proof = self.token_endpoint_proof(request)
         except DPoPError as exc:
             headers, body, status = dpop_error_response(exc)
+            add_response_nonce(headers, request, None, status)
             return None, headers, body, status
         try:
             # One transaction per grant: a concurrent use of the same grant waits for this one and
@@ -115,15 +147,7 @@ class DPoPOAuthLibCoreMixin:
         # OAuth2Error`` without oauthlib's default headers (RFC 6749 §5.1, §5.2).
         for name, value in TOKEN_RESPONSE_HEADERS.items():
             headers.setdefault(name, value)
-        if proof is not None and status == 200:
-            try:
-                nonce = next_nonce(proof, TOKEN_ENDPOINT)
-            except StoreUnavailable:
-                # The tokens are issued already; the client will get use_dpop_nonce next time.
-                log.warning("DPoP nonce store unavailable; no fresh DPoP-Nonce on this response")
-                nonce = None
-            if nonce:
-                headers["DPoP-Nonce"] = nonce
+        add_response_nonce(headers, request, proof if status == 200 else None, status)
         return uri, headers, body, status
 
     def _get_extra_credentials(self, request: HttpRequest) -> dict[str, Any] | None:
@@ -169,11 +193,16 @@ class DPoPOAuthLibCoreMixin:
             validated, proof = verify_dpop_token(request, credentials.token, [DOTTokenValidator])
             access_token = validated.auth
         except DPoPError as exc:
+            _park_nonce(request, refusal_nonce(request, exc))
             return exc
         except Exception:  # a broken store or store setting: refuse, never 500
             log.exception("DPoP resource authentication failed unexpectedly")
             return StoreUnavailable()
         setattr(request, _RESOURCE_AUTH, (credentials.token, access_token, proof))
+        try:
+            _park_nonce(request, success_nonce(request, proof))
+        except StoreUnavailable:
+            log.warning("DPoP nonce store unavailable; no DPoP-Nonce on this response")
         return None
 
     def verify_request(self, request: HttpRequest, scopes: list[str]) -> tuple[bool, Any]:
@@ -199,8 +228,9 @@ class DPoPOAuthLibCoreMixin:
         error = self._authenticate_dpop(request)
         if error is not None:
             headers = {"WWW-Authenticate": challenges(error), "Cache-Control": "no-store"}
-            if isinstance(error, UseDPoPNonce) and error.nonce:
-                headers["DPoP-Nonce"] = error.nonce
+            nonce = pending_nonce(request)  # use_dpop_nonce's, or DPOP_NONCE_ON_EVERY_RESPONSE's
+            if nonce:
+                headers["DPoP-Nonce"] = nonce
             if isinstance(error, StoreUnavailable):
                 headers["Retry-After"] = retry_after()
             body = json.dumps({"error": error.error, "error_description": error.description})
@@ -210,7 +240,11 @@ class DPoPOAuthLibCoreMixin:
         if auth is None:
             return super().create_userinfo_response(request)  # type: ignore[misc]
         with preloaded_access_token(auth[1]):
-            return super().create_userinfo_response(request)  # type: ignore[misc]
+            uri, headers, body, status = super().create_userinfo_response(request)  # type: ignore[misc]
+        nonce = pending_nonce(request)
+        if nonce:
+            headers = {**dict(headers), "DPoP-Nonce": nonce}
+        return uri, headers, body, status
 
     # -- what oauthlib sees ----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from oauth2_provider.oauth2_backends import OAuthLibCore
@@ -84,3 +85,69 @@ def check_urls(**kwargs: Any) -> list[CheckMessage]:
                 )
             )
     return warnings
+
+
+def check_par(**kwargs: Any) -> list[CheckMessage]:
+    """The PAR settings (DOT main's names, RFC 9126) and the endpoint serving them."""
+    from . import par
+    from .par_views import PAR_URL_NAME, PushedAuthorizationRequestView
+
+    messages: list[CheckMessage] = []
+    lifetime = par.request_uri_lifetime()
+    if not par.is_valid_lifetime(lifetime):
+        messages.append(
+            Error(
+                f"OAUTH2_PROVIDER['PAR_REQUEST_URI_LIFETIME_SECONDS'] must be an integer from 1 to "
+                f"{par.MAX_LIFETIME} (seconds), not {lifetime!r}.",
+                hint="RFC 9126 §2.2: a short-lived request_uri; 60 is the default.",
+                id="django_dpop_oauth2.E010",
+            )
+        )
+    provider = getattr(settings, "OAUTH2_PROVIDER", None) or {}
+    for name in ("PAR_ENABLED", "REQUIRE_PUSHED_AUTHORIZATION_REQUESTS"):
+        value = provider.get(name, False) if isinstance(provider, dict) else False
+        if not isinstance(value, bool):
+            messages.append(
+                Error(
+                    f"OAUTH2_PROVIDER['{name}'] must be True or False, not {value!r}.",
+                    hint="REQUIRE_PUSHED_AUTHORIZATION_REQUESTS other than False requires PAR (fails closed).",
+                    id="django_dpop_oauth2.E011",
+                )
+            )
+    ours = _serves(f"django_dpop_oauth2:{PAR_URL_NAME}", PushedAuthorizationRequestView)
+    if par.server_requires_par() and not (par.par_enabled() and ours):
+        messages.append(
+            Error(
+                "Pushed authorization requests are required, but no PAR endpoint is served.",
+                hint="Include 'django_dpop.contrib.oauth2_provider.urls' and leave PAR_ENABLED True; "
+                "otherwise every authorization request is refused.",
+                id="django_dpop_oauth2.E012",
+            )
+        )
+    dot_par = _resolved(f"oauth2_provider:{PAR_URL_NAME}")
+    if dot_par is not None and not (
+        isinstance(dot_par, type) and issubclass(dot_par, PushedAuthorizationRequestView)
+    ):
+        messages.append(
+            Warning(
+                "The URL of 'oauth2_provider:pushed-authorization-request' is served by DOT's own PAR "
+                "view, which ignores DPoP proofs (RFC 9449 §10.1).",
+                hint="Include 'django_dpop.contrib.oauth2_provider.urls' before 'oauth2_provider.urls' "
+                "with the same prefix (see docs/par.md).",
+                id="django_dpop_oauth2.W006",
+            )
+        )
+    return messages
+
+
+def _resolved(name: str) -> Any:
+    try:
+        match = resolve(reverse(name))
+    except (NoReverseMatch, Resolver404):
+        return None
+    return getattr(match.func, "view_class", match.func)
+
+
+def _serves(name: str, view: type) -> bool:
+    view_class = _resolved(name)
+    return isinstance(view_class, type) and issubclass(view_class, view)

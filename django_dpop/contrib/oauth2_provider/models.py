@@ -7,6 +7,7 @@ swapping is asked of the host project.
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
 
@@ -80,6 +81,14 @@ class ApplicationPolicy(models.Model):
         default=False,
         help_text="Refuse this client's token requests that carry no DPoP proof.",
     )
+    # RFC 9126 §6 client metadata; the name and the "None defers" meaning are DOT main's.
+    require_pushed_authorization_requests = models.BooleanField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="Require this client to use pushed authorization requests (RFC 9126). Leave unset "
+        "to defer to OAUTH2_PROVIDER['REQUIRE_PUSHED_AUTHORIZATION_REQUESTS'], which it never relaxes.",
+    )
 
     class Meta:
         verbose_name = "application DPoP policy"
@@ -87,3 +96,32 @@ class ApplicationPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"dpop_bound_access_tokens={self.dpop_bound_access_tokens}"
+
+
+class PushedAuthorizationRequest(models.Model):
+    """A pushed authorization request (RFC 9126 §2): its parameters, until used once or expired.
+
+    Field names are DOT main's ``AbstractPushedAuthorizationRequest`` ones, except that the
+    client is a foreign key to the (possibly swapped) Application instead of a ``client_id``
+    string, so the request dies with its client. ``request_uri`` is the whole URN.
+    """
+
+    request_uri = models.CharField(max_length=255, unique=True)
+    application = models.ForeignKey(
+        oauth2_settings.APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    parameters = models.JSONField(default=dict)
+    expires = models.DateTimeField(db_index=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "pushed authorization request"
+
+    def is_expired(self) -> bool:
+        return timezone.now() >= self.expires
+
+    def __str__(self) -> str:
+        # Never the request_uri itself: it is a bearer secret until used (RFC 9126 §7.1).
+        return f"pushed authorization request #{self.pk}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from . import views
+from . import par_views, views
 
 
 app_name = "django_dpop_oauth2"
@@ -35,6 +35,12 @@ metadata_urlpatterns = [
 base_urlpatterns = [
     path("authorize/", views.DPoPAuthorizationView.as_view(), name="authorize"),
     path("token/", views.DPoPTokenView.as_view(), name="token"),
+    # DOT main's path and URL name (RFC 9126 §2).
+    path(
+        "par/",
+        par_views.PushedAuthorizationRequestView.as_view(),
+        name="pushed-authorization-request",
+    ),
     path("introspect/", views.DPoPIntrospectTokenView.as_view(), name="introspect"),
     path(
         "device-authorization/",

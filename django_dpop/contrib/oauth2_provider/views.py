@@ -17,7 +17,7 @@ from django.db import Error as DBError  # DatabaseError and InterfaceError (PEP 
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.compat import login_not_required
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.models import get_access_token_model, get_device_grant_model
 from oauth2_provider.views import (
     AuthorizationView,
@@ -33,8 +33,9 @@ from oauthlib.oauth2.rfc8628 import errors as rfc8628_errors
 from ...conf import conf
 from ...core.errors import DPoPError
 from . import consent
-from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, dpop_error_response
+from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, add_response_nonce, dpop_error_response
 from .forms import DPoPAllowForm
+from .par_views import InvalidRequestURIError, PushedAuthorizationMixin, par_metadata
 from .tokens import binding_jkt, token_checksum
 from .transactions import log_unavailable, token_transaction, unavailable_response
 from .validators import is_jkt
@@ -124,7 +125,9 @@ class DPoPTokenView(TokenView):
             try:
                 token_endpoint_proof(request)
             except DPoPError as exc:
-                return _response(*dpop_error_response(exc))
+                response = _response(*dpop_error_response(exc))
+                add_response_nonce(response, request, None, response.status_code)
+                return response
         try:
             # Everything else in one transaction, DOT's own queries after the grant included: a
             # failure anywhere (a 503) leaves the grant unspent and nothing issued.
@@ -133,7 +136,10 @@ class DPoPTokenView(TokenView):
                     # Last value wins, as in DOT's extract_body. A missing or empty device_code
                     # is a malformed request (RFC 6749 §5.2): DOT raises KeyError there, and
                     # oauthlib's pre-token hook DoesNotExist, both 500s.
-                    return self.device_flow_token_response(request, request.POST.get("device_code", ""))
+                    response = self.device_flow_token_response(request, request.POST.get("device_code", ""))
+                    # DPOP_NONCE_ON_EVERY_RESPONSE: the polls' authorization_pending answers too (§8.2).
+                    add_response_nonce(response, request, None, response.status_code)
+                    return response
                 return self.authorization_flow_token_response(request)
         except DBError as exc:
             log_unavailable("token endpoint", exc)
@@ -161,8 +167,10 @@ class CompatDeviceAuthorizationView(UnavailableOnDatabaseError, DeviceAuthorizat
         return headers, response, status
 
 
-class DPoPAuthorizationView(AuthorizationView):
-    """DOT's authorization endpoint accepting ``dpop_jkt`` (RFC 9449 §10).
+class DPoPAuthorizationView(PushedAuthorizationMixin, AuthorizationView):
+    """DOT's authorization endpoint accepting ``dpop_jkt`` (RFC 9449 §10) and ``request_uri``.
+
+    ``request_uri`` (RFC 9126 §4) is :class:`~.par_views.PushedAuthorizationMixin`'s.
 
     The thumbprint is checked (43 base64url characters) and handed to oauthlib as a credential,
     so the validator stores it with the code on every path (consent form, ``skip_authorization``,
@@ -207,15 +215,14 @@ class DPoPAuthorizationView(AuthorizationView):
         record = consent.take(self.request, form.cleaned_data.get("dpop_request"))
         problem = _consent_problem(record, form.cleaned_data)
         if problem is not None:
-            return self.error_response(
-                OAuthToolkitError(error=InvalidRequestFatalError(description=problem)), application=None
-            )
+            # Never redirected: the request cannot be trusted to name the redirect URI.
+            error = InvalidRequestURIError if self._pushed_request_uri else InvalidRequestFatalError
+            return self.error_response(FatalClientError(error=error(description=problem)), application=None)
         assert record is not None
-        # DOT's form_valid builds the credentials from cleaned_data: give it the stored request.
-        for name in _FROM_RECORD:
-            form.cleaned_data[name] = record.get(name)
         self._dpop_jkt = record.get("dpop_jkt")
         self._consented = record
+        # The form's own values go on to DOT (and the PAR check, which refuses changes to a pushed
+        # request); the code is issued from the record (create_authorization_response).
         return super().form_valid(form)
 
     def create_authorization_response(
@@ -225,26 +232,19 @@ class DPoPAuthorizationView(AuthorizationView):
         # query string or body, which the browser controls.
         credentials["dpop_jkt"] = self._dpop_jkt
         if self._consented is not None:
-            for name in ("code_challenge", "code_challenge_method", "nonce", "claims"):
-                credentials.setdefault(name, None)
-            credentials.setdefault("resource", [])
+            credentials.update(_credentials_of(self._consented))
         elif request.method == "GET":
             consent.forget(request, self._consent_id)  # answered without the form
         return super().create_authorization_response(request, scopes, credentials, allow)
 
 
-#: Parameters DOT's ``form_valid`` reads from the form, taken from the stored request instead.
-_FROM_RECORD = (
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-    "nonce",
-    "claims",
-    "resource",
-)
+def _credentials_of(record: dict[str, Any]) -> dict[str, Any]:
+    """The oauthlib credentials of a stored authorization request, as DOT's ``form_valid`` builds them."""
+    credentials = {name: record.get(name) for name in ("client_id", "redirect_uri", "response_type", "state")}
+    for name in ("code_challenge", "code_challenge_method", "nonce", "claims"):
+        credentials[name] = record.get(name) or None
+    credentials["resource"] = str(record.get("resource") or "").split()  # RFC 8707, DOT's form
+    return credentials
 
 
 def _consent_problem(record: dict[str, Any] | None, posted: dict[str, Any]) -> str | None:
@@ -314,6 +314,7 @@ class DPoPMetadataMixin:
             return response
         data = json.loads(response.content)
         data["dpop_signing_alg_values_supported"] = list(conf.DPOP_ALLOWED_ALGORITHMS)
+        data.update(par_metadata(request))
         patched = http.JsonResponse(data, status=response.status_code)
         for name, value in response.items():
             if name.lower() not in ("content-type", "content-length"):

@@ -19,10 +19,9 @@ from rest_framework.request import Request
 
 from ... import resource
 from ...conf import conf
-from ...core.errors import DPoPError, InvalidRequest, StoreUnavailable, UseDPoPNonce
+from ...core.errors import DPoPError, InvalidRequest, StoreUnavailable
 from ...core.proof import VerifiedProof
 from ...http import DPOP_NONCE_HEADER, set_pending_nonce
-from ...proofs import RESOURCE, next_nonce
 from ...resource import Credentials, InvalidBearerToken, Validators
 from ...tokens.base import ValidatedToken
 
@@ -116,7 +115,7 @@ class DPoPAuthentication(_base_class()):  # type: ignore[misc]
         """Verify the proof and the token's binding; return ``(user, auth)``."""
         validated, proof = self.verify(request, token)
         request._request.dpop_proof = proof
-        nonce = next_nonce(proof, RESOURCE)
+        nonce = resource.success_nonce(request._request, proof)
         if nonce is not None:
             self.send_nonce(request, nonce)
         return self.get_user(validated), validated.auth
@@ -155,8 +154,9 @@ class DPoPAuthentication(_base_class()):  # type: ignore[misc]
             unavailable.wait = conf.DPOP_RETRY_AFTER  # DRF's exception handler: Retry-After
             return unavailable
         setattr(request, _ERROR_ATTRIBUTE, error)
-        if isinstance(error, UseDPoPNonce) and error.nonce:
-            self.send_nonce(request, error.nonce)
+        nonce = resource.refusal_nonce(request._request, error)  # use_dpop_nonce's, or §8.2's
+        if nonce:
+            self.send_nonce(request, nonce)
         exception_class = (
             DPoPInvalidRequest if isinstance(error, InvalidRequest) else DPoPAuthenticationFailed
         )
