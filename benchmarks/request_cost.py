@@ -5,7 +5,7 @@ Run from the repository root::
     .venv/bin/python -m benchmarks.request_cost                 # SQLite in memory
     .venv/bin/python -m benchmarks.request_cost --db file       # SQLite file (a real disk write per proof)
     .venv/bin/python -m benchmarks.request_cost --db postgres   # a scratch database at 127.0.0.1:5432
-    .venv/bin/python -m benchmarks.request_cost --replay-store none|database|cache
+    .venv/bin/python -m benchmarks.request_cost --replay-store none|database|cache|redis
 
 The same ``APIView`` (``HasToken`` permission, a small JSON response) is served with
 ``authentication_classes = [OAuth2Authentication]`` (DOT's own class, stock DOT backend and
@@ -104,7 +104,19 @@ def configure(db: str, replay_store: str) -> None:
         "none": None,
         "database": "django_dpop.storage.DatabaseReplayStore",
         "cache": "django_dpop.storage.CacheReplayStore",
+        "redis": "django_dpop.storage.CacheReplayStore",
     }
+    # A shared cache stands in for Redis when --replay-store cache (LocMem: one process here);
+    # --replay-store redis uses the Redis at 127.0.0.1:6379 under a key prefix of its own (it
+    # only adds keys that expire with their proofs, and the store's state marker).
+    cache: dict[str, Any] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if replay_store == "redis":
+        cache = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/0",
+            "KEY_PREFIX": f"dpop-bench-{os.getpid()}",
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
     settings.configure(
         DEBUG=False,
         SECRET_KEY="benchmark-only",
@@ -128,9 +140,10 @@ def configure(db: str, replay_store: str) -> None:
             "django.contrib.auth.middleware.AuthenticationMiddleware",
         ],
         DATABASES={"default": database},
-        # A shared cache stands in for Redis when --replay-store cache (LocMem: one process here).
+        # "default" is the replay store's cache: LocMem (one process here) for --replay-store
+        # cache, the Redis at 127.0.0.1:6379 for --replay-store redis (see above).
         CACHES={
-            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            "default": cache,
             # jwt-redis: the real thing, under a key prefix of our own (nothing else is touched).
             "redis": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -145,6 +158,14 @@ def configure(db: str, replay_store: str) -> None:
         DPOP_JWKS_ALLOW_HTTP=True,  # the local JWKS server below; never in production
     )
     django.setup()
+    if replay_store in ("cache", "redis"):
+        from django.core.cache import cache as default_cache
+
+        from django_dpop.storage import CacheReplayStore
+
+        # A store that has remembered since before the proofs were made (else it refuses them
+        # as possibly seen before a loss of its state; see CacheReplayStore).
+        default_cache.set(CacheReplayStore.MARKER_KEY, 0, 600)
 
 
 # -- the endpoint (module level so that ROOT_URLCONF can point here) -----------------------------
@@ -367,7 +388,7 @@ def run(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["memory", "file", "postgres"], default="memory")
-    parser.add_argument("--replay-store", choices=["database", "cache", "none"], default="database")
+    parser.add_argument("--replay-store", choices=["database", "cache", "redis", "none"], default="database")
     parser.add_argument("--path", choices=["view", "client", "both"], default="both")
     parser.add_argument(
         "--lookup",

@@ -10,7 +10,8 @@ class DjangoDPoPConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .checks import check_settings
+        from .checks import check_replay_cache_server, check_settings
+        from .resource_checks import check_resource_settings
         from .token_checks import check_token_validators
         from .tokens.checks import check_jwt_settings
         from .wiring import check_dot_helper_installed
@@ -19,3 +20,5 @@ class DjangoDPoPConfig(AppConfig):
         register(Tags.security)(check_token_validators)
         register(Tags.security)(check_jwt_settings)
         register()(check_dot_helper_installed)
+        register(Tags.security)(check_resource_settings)
+        register(Tags.security, Tags.caches, deploy=True)(check_replay_cache_server)

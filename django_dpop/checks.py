@@ -8,6 +8,7 @@ insecure or break it at request time. The proof-policy values are validated by
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,6 +56,10 @@ class Codes:
     REPLAY_DISABLED = "django_dpop.W002"
     NONCE_ROLLED_BACK = "django_dpop.W003"
     CLOCK_SKEW_LARGE = "django_dpop.W004"
+    STORE_TIMEOUT = "django_dpop.E040"
+    REPLAY_CACHE_NO_SOCKET_TIMEOUT = "django_dpop.W013"
+    REPLAY_CACHE_EVICTS = "django_dpop.W014"
+    REPLAY_CACHE_SNAPSHOTS = "django_dpop.W015"
     CORS_REQUEST_HEADERS = "django_dpop.W016"
     CORS_EXPOSE_HEADERS = "django_dpop.W017"
     NONCE_ON_EVERY_RESPONSE = "django_dpop.E050"
@@ -183,6 +188,20 @@ def _check_max_proof_length() -> list[CheckMessage]:
     ]
 
 
+def _check_store_timeout() -> list[CheckMessage]:
+    value = conf.DPOP_STORE_TIMEOUT
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+        return []
+    return [
+        Error(
+            f"DPOP_STORE_TIMEOUT must be a positive number (seconds), not {value!r}.",
+            hint="How long a replay, nonce or token query may wait (on a lock) before the request "
+            "is refused with 503, e.g. 2.",
+            id=Codes.STORE_TIMEOUT,
+        )
+    ]
+
+
 def _import_store(name: str, method: str) -> tuple[type | None, str | None]:
     """Import the store class setting ``name``; return (class, None) or (None, why not)."""
     path = getattr(conf, name)
@@ -254,7 +273,91 @@ def _check_replay_cache() -> list[CheckMessage]:
                 id=Codes.REPLAY_CACHE_PER_PROCESS,
             )
         ]
-    return []
+    return _check_replay_cache_timeouts(alias, backend)
+
+
+# Redis clients wait without bound unless told otherwise: Django's RedisCache passes OPTIONS to
+# redis-py (lower case), django-redis has its own upper-case names.
+_SOCKET_TIMEOUT_OPTIONS = (
+    ("socket_timeout", "socket_connect_timeout"),
+    ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT"),
+)
+
+
+def _check_replay_cache_timeouts(alias: str, backend: Any) -> list[CheckMessage]:
+    name = f"{getattr(backend, '__module__', '')}.{getattr(backend, '__name__', '')}"
+    if "redis" not in name.lower():
+        return []
+    options = settings.CACHES[alias].get("OPTIONS") or {}
+    if any(all(options.get(key) for key in keys) for keys in _SOCKET_TIMEOUT_OPTIONS):
+        return []
+    return [
+        Warning(
+            f"The DPoP replay cache {alias!r} has no socket timeouts: a Redis that hangs (or a "
+            "lost connection) makes every DPoP request wait until the web server kills it.",
+            hint="Set OPTIONS {'socket_timeout': 2, 'socket_connect_timeout': 2} (django-redis: "
+            "SOCKET_TIMEOUT, SOCKET_CONNECT_TIMEOUT); a timed-out call is refused with 503.",
+            id=Codes.REPLAY_CACHE_NO_SOCKET_TIMEOUT,
+        )
+    ]
+
+
+def check_replay_cache_server(**kwargs: Any) -> list[CheckMessage]:
+    """Deployment check (``manage.py check --deploy``): ask the replay Redis how it keeps data.
+
+    Connects to the server, so it runs only with ``--deploy``; a server that refuses ``INFO`` or
+    ``CONFIG GET`` (some managed services) is not reported.
+    """
+    from .storage import CacheReplayStore
+
+    store, problem = _import_store("DPOP_REPLAY_STORE", "check_and_add")
+    if store is None or not issubclass(store, CacheReplayStore) or _check_replay_cache():
+        return []
+    try:
+        from django.core.cache import caches
+        from django.core.cache.backends.redis import RedisCache
+
+        cache = caches[conf.DPOP_REPLAY_CACHE]
+        if isinstance(cache, RedisCache):
+            client = cache._cache.get_client(write=True)
+        elif callable(getattr(getattr(cache, "client", None), "get_client", None)):  # django-redis
+            client = cache.client.get_client(write=True)
+        else:
+            return []
+        memory = client.info("memory")
+        persistence = client.info("persistence")
+    except Exception:  # unreachable, or INFO refused: nothing to say
+        return []
+    messages: list[CheckMessage] = []
+    policy = memory.get("maxmemory_policy", "noeviction")
+    if policy != "noeviction":
+        messages.append(
+            Warning(
+                f"The DPoP replay Redis has maxmemory-policy {policy!r}: when full it evicts "
+                "remembered proofs, which can then be replayed (the store cannot tell).",
+                hint="Use maxmemory-policy noeviction on the replay Redis (a full Redis then "
+                "refuses writes: 503, fail closed), or a Redis of its own.",
+                id=Codes.REPLAY_CACHE_EVICTS,
+            )
+        )
+    if not persistence.get("aof_enabled"):
+        try:
+            save = client.config_get("save").get("save", "")
+        except Exception:
+            save = ""
+        if save:
+            messages.append(
+                Warning(
+                    f"The DPoP replay Redis persists by RDB snapshots only (save {save!r}): a "
+                    "restart restores an older snapshot with the store's state marker, so proofs "
+                    "accepted since that snapshot can be replayed undetected.",
+                    hint="Use appendonly yes (appendfsync always, or everysec: at most one "
+                    "second lost), or no persistence at all (save '', appendonly no): a restart "
+                    "then empties the store, which it detects and refuses old proofs.",
+                    id=Codes.REPLAY_CACHE_SNAPSHOTS,
+                )
+            )
+    return messages
 
 
 def _check_nonce_store() -> list[CheckMessage]:
@@ -420,6 +523,7 @@ _CHECKS: tuple[Callable[[], list[CheckMessage]], ...] = (
     ),
     _check_nonce_lifetime,
     _check_max_proof_length,
+    _check_store_timeout,
     _check_replay_store,
     _check_nonce_store,
     _check_htu_base_url,

@@ -77,6 +77,10 @@ class Settings:
         return getattr(settings, "DPOP_NONCE_STORE", "django_dpop.storage.DatabaseNonceStore")
 
     @property
+    def DPOP_STORE_TIMEOUT(self) -> float:
+        return getattr(settings, "DPOP_STORE_TIMEOUT", 2.0)
+
+    @property
     def DPOP_HTU_BASE_URL(self) -> str | None:
         return getattr(settings, "DPOP_HTU_BASE_URL", None)
 
@@ -116,7 +120,8 @@ class Settings:
 
     @property
     def DPOP_JWT_AUDIENCE(self) -> str | Sequence[str] | None:
-        return getattr(settings, "DPOP_JWT_AUDIENCE", None)
+        # Default: this resource's identifier, shared with introspection and RFC 9728 metadata.
+        return getattr(settings, "DPOP_JWT_AUDIENCE", None) or self.DPOP_RESOURCE_IDENTIFIER
 
     @property
     def DPOP_JWT_ALGORITHMS(self) -> Sequence[str]:
@@ -149,6 +154,60 @@ class Settings:
     @property
     def DPOP_JWKS_ALLOW_HTTP(self) -> bool:
         return getattr(settings, "DPOP_JWKS_ALLOW_HTTP", False)
+
+    # -- RFC 7662 introspection (django_dpop.tokens.introspection) and RFC 9728 metadata ---------
+
+    @property
+    def DPOP_INTROSPECTION_URL(self) -> str | None:
+        return getattr(settings, "DPOP_INTROSPECTION_URL", None)
+
+    @property
+    def DPOP_INTROSPECTION_AUTH_METHOD(self) -> str:
+        return getattr(settings, "DPOP_INTROSPECTION_AUTH_METHOD", "client_secret_basic")
+
+    @property
+    def DPOP_INTROSPECTION_CLIENT_ID(self) -> str | None:
+        return getattr(settings, "DPOP_INTROSPECTION_CLIENT_ID", None)
+
+    @property
+    def DPOP_INTROSPECTION_CLIENT_SECRET(self) -> str | None:
+        return getattr(settings, "DPOP_INTROSPECTION_CLIENT_SECRET", None)
+
+    @property
+    def DPOP_INTROSPECTION_BEARER_TOKEN(self) -> str | None:
+        return getattr(settings, "DPOP_INTROSPECTION_BEARER_TOKEN", None)
+
+    @property
+    def DPOP_INTROSPECTION_TIMEOUT(self) -> float:
+        return getattr(settings, "DPOP_INTROSPECTION_TIMEOUT", 5)
+
+    @property
+    def DPOP_INTROSPECTION_CACHE_SECONDS(self) -> int:
+        return getattr(settings, "DPOP_INTROSPECTION_CACHE_SECONDS", 60)
+
+    @property
+    def DPOP_INTROSPECTION_CACHE_SIZE(self) -> int:
+        return getattr(settings, "DPOP_INTROSPECTION_CACHE_SIZE", 10_000)
+
+    @property
+    def DPOP_INTROSPECTION_ALLOW_HTTP(self) -> bool:
+        return getattr(settings, "DPOP_INTROSPECTION_ALLOW_HTTP", False)
+
+    @property
+    def DPOP_RESOURCE_IDENTIFIER(self) -> str | None:
+        return getattr(settings, "DPOP_RESOURCE_IDENTIFIER", None)
+
+    @property
+    def DPOP_RESOURCE_AUTHORIZATION_SERVERS(self) -> Sequence[str]:
+        return getattr(settings, "DPOP_RESOURCE_AUTHORIZATION_SERVERS", ())
+
+    @property
+    def DPOP_RESOURCE_SCOPES_SUPPORTED(self) -> Sequence[str] | None:
+        return getattr(settings, "DPOP_RESOURCE_SCOPES_SUPPORTED", None)
+
+    @property
+    def DPOP_RESOURCE_METADATA_URL(self) -> str | None:
+        return getattr(settings, "DPOP_RESOURCE_METADATA_URL", None)
 
 
 conf = Settings()

@@ -75,11 +75,16 @@ def _insufficient_scope(scopes: Sequence[str], dpop: bool) -> JsonResponse:
     description = "The access token lacks the scope this resource requires"
     response = JsonResponse({"error": "insufficient_scope", "error_description": description}, status=403)
     scope = " ".join(scopes)
+    metadata = conf.DPOP_RESOURCE_METADATA_URL or None  # RFC 9728 §5.1
     if dpop:
         algs = conf.DPOP_ALLOWED_ALGORITHMS
-        challenge = build_challenge("DPoP", algs=algs, error="insufficient_scope", scope=scope)
+        challenge = build_challenge(
+            "DPoP", algs=algs, error="insufficient_scope", scope=scope, resource_metadata=metadata
+        )
     else:
-        challenge = build_challenge("Bearer", error="insufficient_scope", scope=scope)
+        challenge = build_challenge(
+            "Bearer", error="insufficient_scope", scope=scope, resource_metadata=metadata
+        )
     response["WWW-Authenticate"] = challenge
     return response
 

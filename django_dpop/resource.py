@@ -247,22 +247,35 @@ def challenges(
     Always a ``DPoP`` challenge with ``algs`` (RFC 9449 §7.1), with ``error`` when the failure was
     on that scheme. A ``Bearer`` challenge follows (RFC 9449 §7.2) when Bearer tokens are accepted
     (``bearer`` defaults to ``DPOP_ALLOW_BEARER_TOKENS``), carrying the error of a refused Bearer
-    token. With no credentials neither challenge has an error code (RFC 6750 §3.1).
+    token. With no credentials neither challenge has an error code (RFC 6750 §3.1). With
+    ``DPOP_RESOURCE_METADATA_URL`` each challenge points at the resource's metadata document
+    (``resource_metadata``, RFC 9728 §5.1).
     """
     if bearer is None:
         bearer = conf.DPOP_ALLOW_BEARER_TOKENS
     algs = conf.DPOP_ALLOWED_ALGORITHMS
+    metadata = conf.DPOP_RESOURCE_METADATA_URL or None
     if error is None or isinstance(error, InvalidBearerToken):
-        dpop = build_challenge("DPoP", algs=algs)
+        dpop = build_challenge("DPoP", algs=algs, resource_metadata=metadata)
     else:
-        dpop = build_challenge("DPoP", algs=algs, error=error.error, error_description=error.description)
+        dpop = build_challenge(
+            "DPoP",
+            algs=algs,
+            error=error.error,
+            error_description=error.description,
+            resource_metadata=metadata,
+        )
     if not bearer:
         return dpop
     if isinstance(error, InvalidBearerToken):
         return f"{dpop}, " + build_challenge(
-            "Bearer", realm=realm, error=error.error, error_description=error.description
+            "Bearer",
+            realm=realm,
+            error=error.error,
+            error_description=error.description,
+            resource_metadata=metadata,
         )
-    return f"{dpop}, " + build_challenge("Bearer", realm=realm)
+    return f"{dpop}, " + build_challenge("Bearer", realm=realm, resource_metadata=metadata)
 
 
 def success_nonce(request: HttpRequest, proof: VerifiedProof | None) -> str | None:

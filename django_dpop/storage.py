@@ -5,13 +5,16 @@ Which to choose (``DPOP_REPLAY_STORE``, ``DPOP_NONCE_STORE``):
 - :class:`DatabaseReplayStore` (default): one atomic statement per proof on the unique key
   column; correct for any number of workers and hosts sharing the database.
 - :class:`CacheReplayStore`: ``cache.add`` on a shared cache (Redis: ``SET NX``); for fleets that
-  would rather not write to the database per request. Never on a per-process cache.
+  would rather not write to the database per request. Never on a per-process cache. A flush
+  or restart is detected (a state marker) and refuses the proofs it may have seen; eviction and
+  snapshot restores are not (``maxmemory-policy noeviction``, AOF or no persistence).
 - :class:`DatabaseNonceStore` (default): one nonce per purpose and rotation period, shared by all
   workers through the database.
 - :class:`SignedNonceStore`: stateless HMAC nonces keyed from ``SECRET_KEY``; no table at all.
 
 Every store raises on failure (never answers "accepted"): the verifier turns that into
 :class:`~django_dpop.core.errors.StoreUnavailable` and refuses the request (fail closed).
+Database calls wait at most ``DPOP_STORE_TIMEOUT`` (:mod:`django_dpop.store_timeouts`).
 """
 
 from __future__ import annotations
@@ -22,15 +25,19 @@ import math
 import secrets
 import time
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.constants import OnConflict
 from django.utils.crypto import salted_hmac
 
+from . import store_timeouts
 from .conf import conf
+from .core.errors import StoreUnavailable
 from .core.nonces import (
     current_step,
     is_nonce_syntax,
@@ -103,7 +110,8 @@ class DatabaseReplayStore:
         )
         adapt = connection.ops.adapt_datetimefield_value
         with connection.cursor() as cursor:
-            cursor.execute(sql, [key, adapt(expires), adapt(now)])
+            # Bounded: a locked table answers StoreUnavailable after DPOP_STORE_TIMEOUT, not never.
+            store_timeouts.execute(connection, cursor, sql, [key, adapt(expires), adapt(now)])
             return cursor.rowcount == 1
 
     @staticmethod
@@ -113,16 +121,17 @@ class DatabaseReplayStore:
         # Other vendors: the unique index decides (IntegrityError = already there), inside a
         # savepoint so an enclosing transaction survives; then a conditional UPDATE, atomic per row,
         # lets exactly one request reclaim an expired entry.
-        try:
-            with transaction.atomic(using=alias):
-                SeenProof.objects.using(alias).create(key=key, expires_at=expires)
-            return True
-        except IntegrityError:
-            pass
-        updated = (
-            SeenProof.objects.using(alias).filter(key=key, expires_at__lt=now).update(expires_at=expires)
-        )
-        return updated == 1
+        with store_timeouts.bounded(connections[alias]):
+            try:
+                with transaction.atomic(using=alias):
+                    SeenProof.objects.using(alias).create(key=key, expires_at=expires)
+                return True
+            except IntegrityError:
+                pass
+            updated = (
+                SeenProof.objects.using(alias).filter(key=key, expires_at__lt=now).update(expires_at=expires)
+            )
+            return updated == 1
 
 
 class CacheReplayStore:
@@ -131,7 +140,21 @@ class CacheReplayStore:
     Atomic only where ``add`` is (Redis ``SET NX``, Memcached ``add``); the system checks refuse
     per-process caches (LocMem, Dummy, FileBased), which would let a replay through another worker.
     The entry lives until the proof's own window ends (``expires_at``), at least one second.
+
+    A cache can forget (a flush, a restart without persistence): every proof it had seen would be
+    accepted again. So the store keeps a marker key, ``since``: the time from which it remembers
+    everything, written once with ``add`` (``SET NX``, no expiry: one value for all workers) by
+    the first request that finds it missing. Its absence means "state lost"; from then on a proof
+    that could have been accepted before ``since`` is refused (503, :class:`StoreUnavailable`)
+    until its window ends. A proof is first acceptable at ``iat - DPOP_CLOCK_SKEW`` (a client
+    clock ahead of ours), that is ``expires_at - DPOP_PROOF_MAX_AGE - 2 * DPOP_CLOCK_SKEW``; it
+    is accepted only if that instant is after ``since``. Consequence: after a loss, proofs made
+    within the next ``DPOP_CLOCK_SKEW`` seconds are refused too (they might be a pre-dated proof
+    used before the loss). With Django's ``RedisCache`` the proof's ``SET NX`` and the marker's
+    ``GET`` are one pipelined round trip; other caches take two calls.
     """
+
+    MARKER_KEY = "django_dpop:replay-store:since"
 
     def __init__(self, alias: str | None = None) -> None:
         self.alias = alias
@@ -140,8 +163,59 @@ class CacheReplayStore:
         now = clock() if now is None else now
         timeout = max(1, math.ceil(expires_at - now))
         cache = caches[self.alias or conf.DPOP_REPLAY_CACHE]
+        added, since = self._add(cache, _CACHE_KEY_PREFIX + key, timeout)
         # A backend that swallows errors answers a falsy value: a refusal, never an acceptance.
-        return bool(cache.add(_CACHE_KEY_PREFIX + key, 1, timeout))
+        if not added:
+            return False
+        # The marker is read after the proof was written: a loss between the two makes the
+        # marker missing (refusing this proof), never a proof lost while the marker stays.
+        if since is None:
+            since = self._mark(cache, now)
+        first_acceptable = expires_at - conf.DPOP_PROOF_MAX_AGE - 2 * conf.DPOP_CLOCK_SKEW
+        if first_acceptable <= since:
+            raise StoreUnavailable(
+                "DPoP replay store lost its state recently; retry with a new proof shortly"
+            )
+        return True
+
+    def _add(self, cache: Any, key: str, timeout: int) -> tuple[bool, float | None]:
+        """``add`` the proof's key, then read the marker: (added, since or None)."""
+        if isinstance(cache, RedisCache):
+            client = cache._cache.get_client(write=True)
+            pipe = client.pipeline(transaction=False)
+            pipe.set(cache.make_and_validate_key(key), 1, ex=timeout, nx=True)
+            pipe.get(cache.make_and_validate_key(self.MARKER_KEY))
+            added, since = pipe.execute()
+            return bool(added), _since(since)
+        if not cache.add(key, 1, timeout):
+            return False, None
+        return True, _since(cache.get(self.MARKER_KEY))
+
+    def _mark(self, cache: Any, now: float) -> float:
+        """Write the marker if it is still missing (one value wins across workers); return it."""
+        if cache.add(self.MARKER_KEY, math.ceil(now), None):
+            logger.warning(
+                "DPoP replay cache %r had no state marker (new, flushed, restarted or evicted): "
+                "proofs that could predate now are refused until their window ends",
+                self.alias or conf.DPOP_REPLAY_CACHE,
+            )
+        since = _since(cache.get(self.MARKER_KEY))
+        if since is None:  # a cache that keeps nothing: it cannot detect replays either
+            raise StoreUnavailable("DPoP replay cache keeps no state")
+        return since
+
+
+def _since(value: Any) -> float | None:
+    """The marker's value as a number; a foreign value fails closed."""
+    if value is None:
+        return None
+    try:
+        since = float(value)
+    except (TypeError, ValueError):
+        since = math.nan
+    if not math.isfinite(since):
+        raise StoreUnavailable("DPoP replay cache marker is not a timestamp")
+    return since
 
 
 class DatabaseNonceStore:
@@ -163,18 +237,35 @@ class DatabaseNonceStore:
     def _period(self) -> int:
         return rotation_period(conf.DPOP_NONCE_LIFETIME if self.lifetime is None else self.lifetime)
 
+    def _select(self, alias: str, purpose: str, steps: tuple[int, ...]) -> list[tuple[int, str]]:
+        """(step, value) of the nonces of ``purpose`` in ``steps``: one bounded query."""
+        connection = connections[alias]
+        quote = connection.ops.quote_name
+        meta = ServerNonce._meta
+        step_col, value_col, purpose_col = (
+            quote(meta.get_field(name).column) for name in ("step", "value", "purpose")
+        )
+        placeholders = ", ".join(["%s"] * len(steps))
+        sql = (
+            f"SELECT {step_col}, {value_col} FROM {quote(meta.db_table)} "
+            f"WHERE {purpose_col} = %s AND {step_col} IN ({placeholders})"
+        )
+        with connection.cursor() as cursor:
+            store_timeouts.execute(connection, cursor, sql, [purpose, *steps])
+            return [(int(step), value) for step, value in cursor.fetchall()]
+
     def issue(self, purpose: str, *, now: float | None = None) -> str:
         now = clock() if now is None else now
         period = self._period()
         step = current_step(now, period)
-        nonces = ServerNonce.objects.using(self._alias())
-        value = nonces.filter(purpose=purpose, step=step).values_list("value", flat=True).first()
-        if value is not None:
+        alias = self._alias()
+        # The steady state: one bounded query.
+        for _, value in self._select(alias, purpose, (step,)):
             return value
         # First request of the period: propose a value; when workers race, one row wins.
         proposal = secrets.token_urlsafe(_NONCE_BYTES)
         expires = _datetime((step + 2) * period)
-        connection = connections[nonces.db]
+        connection = connections[alias]
         if (
             connection.in_atomic_block
             and connection.vendor != "sqlite"
@@ -185,18 +276,20 @@ class DatabaseNonceStore:
             # the client's retry would be refused again, forever. Commit it on a connection of
             # its own: once per period and worker. (SQLite: a second connection would wait for
             # the first's lock; the system check django_dpop.W003 covers that case.)
-            value = self._mint_outside_transaction(nonces.db, purpose, step, proposal, expires, now)
+            value = self._mint_outside_transaction(alias, purpose, step, proposal, expires, now)
         else:
-            # ON CONFLICT DO NOTHING (INSERT OR IGNORE) on the unique (purpose, step): nobody sees
-            # an IntegrityError (which would also need a savepoint inside a transaction).
-            nonces.bulk_create(
-                [ServerNonce(purpose=purpose, step=step, value=proposal, expires_at=expires)],
-                ignore_conflicts=True,
-            )
-            value = nonces.filter(purpose=purpose, step=step).values_list("value", flat=True).first()
-            # Once per period and worker: drop what has expired, so the table stays tiny even
-            # without the cleanup command.
-            nonces.filter(purpose=purpose, expires_at__lt=_datetime(now)).delete()
+            nonces = ServerNonce.objects.using(alias)
+            with store_timeouts.bounded(connection):
+                # ON CONFLICT DO NOTHING (INSERT OR IGNORE) on the unique (purpose, step): nobody
+                # sees an IntegrityError (which would also need a savepoint inside a transaction).
+                nonces.bulk_create(
+                    [ServerNonce(purpose=purpose, step=step, value=proposal, expires_at=expires)],
+                    ignore_conflicts=True,
+                )
+                value = nonces.filter(purpose=purpose, step=step).values_list("value", flat=True).first()
+                # Once per period and worker: drop what has expired, so the table stays tiny
+                # even without the cleanup command.
+                nonces.filter(purpose=purpose, expires_at__lt=_datetime(now)).delete()
         if value is None:  # deleted under our feet: refuse rather than hand out an unknown nonce
             raise RuntimeError("DPoP server nonce could not be stored")
         return value
@@ -208,6 +301,14 @@ class DatabaseNonceStore:
         """Insert-or-keep the nonce of (purpose, step) in autocommit on a new connection; return it."""
         side = connections.create_connection(alias)
         try:
+            if side.vendor == "postgresql":  # our own connection, closed below: session-wide
+                ms = f"{store_timeouts.timeout_ms()}ms"
+                with side.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('lock_timeout', %s, false), "
+                        "set_config('statement_timeout', %s, false)",
+                        [ms, ms],
+                    )
             ops, quote = side.ops, side.ops.quote_name
             meta = ServerNonce._meta
             table = quote(meta.db_table)
@@ -242,10 +343,7 @@ class DatabaseNonceStore:
             return NonceStatus.INVALID
         now = clock() if now is None else now
         now_step = current_step(now, self._period())
-        rows = ServerNonce.objects.using(self._alias()).filter(
-            purpose=purpose, step__in=(now_step, now_step - 1)
-        )
-        for step, value in rows.values_list("step", "value"):
+        for step, value in self._select(self._alias(), purpose, (now_step, now_step - 1)):
             if secrets.compare_digest(value.encode(), nonce.encode()):
                 return step_status(step, now_step)
         return NonceStatus.INVALID
@@ -286,29 +384,64 @@ class SignedNonceStore:
         return step_status(step, current_step(now, self._period()))
 
 
+# On a database that locks the whole file for a write (SQLite), every DPoP request waits for
+# each DELETE of the purge: batches are sized by time there, with a pause between them.
+FILE_LOCK_BATCH_SECONDS = 0.05
+_FIRST_TIMED_BATCH = 200
+
+
 def clear_expired(
-    now: datetime.datetime | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+    now: datetime.datetime | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    *,
+    batch_seconds: float | None = None,
+    pause: float | None = None,
 ) -> tuple[int, int]:
     """Delete expired seen proofs and nonces in batches; return (seen proofs, nonces) deleted.
 
     Batches keep each DELETE (and its locks) short on a busy table, as DOT's ``clear_expired``.
+    ``batch_size`` is the most rows per DELETE. With ``batch_seconds`` (default: 0.05 s on
+    SQLite, which locks the whole database for each write; no limit elsewhere, where a DELETE
+    locks only its rows) the batch size adapts so that each DELETE takes about that long, and
+    the purge sleeps ``pause`` seconds between batches (default: as long as the last DELETE
+    took, so writers get the database at least half of the time).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
+    if batch_seconds is not None and not batch_seconds > 0:
+        raise ValueError("batch_seconds must be positive")
+    if pause is not None and not pause >= 0:
+        raise ValueError("pause must be zero or positive")
     now = now or _datetime(clock())
     counts = []
     for model in (SeenProof, ServerNonce):
-        manager = model.objects.using(router.db_for_write(model))
+        alias = router.db_for_write(model)
+        manager = model.objects.using(alias)
+        budget = batch_seconds
+        if budget is None and connections[alias].vendor == "sqlite":
+            budget = FILE_LOCK_BATCH_SECONDS
+        size = batch_size if budget is None else min(batch_size, _FIRST_TIMED_BATCH)
         total = 0
         while True:
-            batch = list(manager.filter(expires_at__lt=now).values_list("pk", flat=True)[:batch_size])
+            batch = list(manager.filter(expires_at__lt=now).values_list("pk", flat=True)[:size])
             if not batch:
                 break
+            started = time.perf_counter()
             # The condition again in the DELETE itself: a row that DatabaseReplayStore reclaimed
             # (a new proof with the same key) since the SELECT is live again and must stay, or that
             # proof could be replayed once. PostgreSQL re-checks it on the row's newest version.
             deleted, _ = manager.filter(pk__in=batch, expires_at__lt=now).delete()
+            elapsed = time.perf_counter() - started
             total += deleted
+            if budget is None:
+                continue
+            full = len(batch) == size  # rows may be left: let the writers in before the next
+            # Aim at the budget: grow at most twofold a batch (a fast batch may be luck), shrink
+            # at once (a slow one holds every writer).
+            target = int(size * budget / max(elapsed, 1e-6))
+            size = max(1, min(batch_size, 2 * size, target))
+            if full:
+                time.sleep(elapsed if pause is None else pause)
         logger.info("%s expired %s deleted", total, model._meta.verbose_name_plural)
         counts.append(total)
     return counts[0], counts[1]

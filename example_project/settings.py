@@ -100,3 +100,15 @@ CORS_URLS_REGEX = r"^/(o/token/|o/revoke_token/|api/|\.well-known/)"
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "dpop"]
 CORS_EXPOSE_HEADERS = ["DPoP-Nonce", "WWW-Authenticate"]
 CORS_ALLOW_CREDENTIALS = False
+
+# RFC 7662 introspection (docs/introspection.md): with DPOP_DEMO_INTROSPECTION_URL, /api/me/ also
+# accepts tokens DOT does not know, validated at that authorization server (after DOT's validator).
+if os.environ.get("DPOP_DEMO_INTROSPECTION_URL"):
+    DPOP_TOKEN_VALIDATORS = [
+        "django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator",
+        "django_dpop.tokens.introspection.IntrospectionTokenValidator",
+    ]
+    DPOP_INTROSPECTION_URL = os.environ["DPOP_DEMO_INTROSPECTION_URL"]
+    DPOP_INTROSPECTION_CLIENT_ID = os.environ.get("DPOP_DEMO_INTROSPECTION_CLIENT_ID")
+    DPOP_INTROSPECTION_CLIENT_SECRET = os.environ.get("DPOP_DEMO_INTROSPECTION_CLIENT_SECRET")
+    DPOP_INTROSPECTION_ALLOW_HTTP = DPOP_INTROSPECTION_URL.startswith("http://")  # local demo only

@@ -209,7 +209,15 @@ def test_spa_signs_in_calls_reloads_and_refreshes(
     sign_in(page, server, spa_url)
     status(page, "Signed in")
     me = call_api(page)
-    assert me == {"client_id": "spa", "user": "alice", "scope": "read", "jkt": jkt, "method": "GET"}
+    assert me.pop("sub")  # DOT's OpenID Connect sub: alice's primary key
+    assert me == {
+        "client_id": "spa",
+        "user": "alice",
+        "scope": "read",
+        "jkt": jkt,
+        "source": "dot",
+        "method": "GET",
+    }
     status(page, "bound to this browser's key")
 
     # The key the SPA holds: non-extractable, and its RFC 7638 thumbprint computed here, not by the SPA.

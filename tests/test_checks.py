@@ -12,10 +12,15 @@ from django.test.utils import override_settings
 
 from django_dpop.checks import Codes, check_settings
 from django_dpop.conf import Settings
+from tests.tokens.test_resource_checks import CASES as RESOURCE_CASES
 
 
 LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-REDIS = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}
+REDIS_NO_TIMEOUTS = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:6379/0",
+}
+REDIS = {**REDIS_NO_TIMEOUTS, "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2}}
 CACHE_STORE = "django_dpop.storage.CacheReplayStore"
 
 
@@ -193,6 +198,46 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_HTU_BASE_URL": "https://example.com"},
     ),
     (Codes.ALLOW_BEARER_TOKENS, {"DPOP_ALLOW_BEARER_TOKENS": "False"}, {"DPOP_ALLOW_BEARER_TOKENS": False}),
+    (Codes.STORE_TIMEOUT, {"DPOP_STORE_TIMEOUT": 0}, {"DPOP_STORE_TIMEOUT": 0.5}),
+    (Codes.STORE_TIMEOUT, {"DPOP_STORE_TIMEOUT": "2"}, {"DPOP_STORE_TIMEOUT": 2}),
+    (Codes.STORE_TIMEOUT, {"DPOP_STORE_TIMEOUT": float("inf")}, {"DPOP_STORE_TIMEOUT": 30}),
+    (Codes.STORE_TIMEOUT, {"DPOP_STORE_TIMEOUT": True}, {}),
+    (
+        Codes.REPLAY_CACHE_NO_SOCKET_TIMEOUT,
+        {
+            "DPOP_REPLAY_STORE": CACHE_STORE,
+            "DPOP_REPLAY_CACHE": "redis",
+            "CACHES": {"default": LOCMEM, "redis": REDIS_NO_TIMEOUTS},
+        },
+        {
+            "DPOP_REPLAY_STORE": CACHE_STORE,
+            "DPOP_REPLAY_CACHE": "redis",
+            "CACHES": {
+                "default": LOCMEM,
+                "redis": {**REDIS, "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2}},
+            },
+        },
+    ),
+    (
+        Codes.REPLAY_CACHE_NO_SOCKET_TIMEOUT,
+        {
+            "DPOP_REPLAY_STORE": CACHE_STORE,
+            "DPOP_REPLAY_CACHE": "redis",
+            "CACHES": {"default": LOCMEM, "redis": {**REDIS_NO_TIMEOUTS, "OPTIONS": {"socket_timeout": 2}}},
+        },
+        {
+            "DPOP_REPLAY_STORE": CACHE_STORE,
+            "DPOP_REPLAY_CACHE": "redis",
+            "CACHES": {
+                "default": LOCMEM,
+                "redis": {
+                    "BACKEND": "django_redis.cache.RedisCache",
+                    "LOCATION": "redis://127.0.0.1:6379/0",
+                    "OPTIONS": {"SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2},
+                },
+            },
+        },
+    ),
     (
         Codes.BIND_CONFIDENTIAL_REFRESH_TOKENS,
         {"DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS": None},
@@ -226,7 +271,9 @@ def test_every_code_is_unique_and_tested() -> None:
     codes = [value for name, value in vars(Codes).items() if not name.startswith("_")]
     assert len(codes) == len(set(codes))
     assert all(code.startswith(("django_dpop.E", "django_dpop.W")) for code in codes)
-    assert {code for code, _, _ in CASES} | {Codes.NONCE_ROLLED_BACK} == set(codes)
+    # The deployment checks that ask the Redis server: tests/test_store_faults_redis.py.
+    server_checks = {Codes.REPLAY_CACHE_EVICTS, Codes.REPLAY_CACHE_SNAPSHOTS}
+    assert {code for code, _, _ in CASES} | {Codes.NONCE_ROLLED_BACK} | server_checks == set(codes)
 
 
 def test_every_setting_has_a_tested_check() -> None:
@@ -238,6 +285,8 @@ def test_every_setting_has_a_tested_check() -> None:
     tested = {
         name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")
     } | JWT_SETTINGS
+    # The resource-server settings (introspection, RFC 9728): django_dpop.resource_checks.
+    tested |= {name for _, bad, _ in RESOURCE_CASES for name in bad if name.startswith("DPOP_")}
     assert settings_names == tested
 
 

@@ -118,3 +118,77 @@ def test_command_refuses_a_bad_batch_size(size: str) -> None:
 def test_clear_expired_refuses_a_bad_batch_size() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         clear_expired(batch_size=0)
+
+
+# -- SQLite: batches sized by time (the whole database is locked for each DELETE) ------------------
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The purge's sleeps between batches, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(storage.time, "sleep", slept.append)
+    return slept
+
+
+def delete_sizes(queries: CaptureQueriesContext) -> list[int]:
+    """Rows named by each DELETE statement (``IN (%s, %s, ...)``)."""
+    return [query["sql"].count(",") + 1 for query in queries if query["sql"].startswith("DELETE")]
+
+
+@pytest.mark.django_db
+def test_sqlite_purge_sizes_batches_by_time_and_pauses_between_them(pauses: list[float]) -> None:
+    # Before: one DELETE of 500 rows per table, back to back, every writer waiting for it.
+    populate(expired=500, live=3)
+    with CaptureQueriesContext(connection) as queries:
+        assert clear_expired(now=NOW) == (500, 500)
+    sizes = delete_sizes(queries)
+    assert sizes[0] <= 200 and len(sizes) >= 4, sizes  # small first batches on each table
+    assert sum(sizes) == 1000
+    assert len(pauses) >= 2 and all(pause >= 0 for pause in pauses)  # writers get their turn
+    assert SeenProof.objects.count() == 3 and ServerNonce.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_the_batch_size_follows_the_time_budget(pauses: list[float]) -> None:
+    populate(expired=205, live=1)
+    with CaptureQueriesContext(connection) as queries:
+        # A budget no DELETE can meet: after the first batch, one row at a time.
+        assert clear_expired(now=NOW, batch_seconds=1e-9, pause=0.25) == (205, 205)
+    assert delete_sizes(queries) == [200, 1, 1, 1, 1, 1] * 2
+    assert set(pauses) == {0.25}
+    assert SeenProof.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_generous_budget_grows_the_batch_up_to_batch_size(pauses: list[float]) -> None:
+    populate(expired=1000, live=0)
+    with CaptureQueriesContext(connection) as queries:
+        assert clear_expired(now=NOW, batch_size=500, batch_seconds=60, pause=0) == (1000, 1000)
+    assert delete_sizes(queries)[:3] == [200, 400, 400]  # grows at most twofold, capped by rows left
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--batch-seconds", "0"), ("--batch-seconds", "-1"), ("--pause", "-0.5")]
+)
+def test_command_refuses_bad_time_options(option: str, value: str) -> None:
+    with pytest.raises(CommandError, match=option):
+        call_command("dpop_clear_expired", option, value)
+
+
+@pytest.mark.django_db
+def test_command_passes_the_time_options(monkeypatch: pytest.MonkeyPatch, pauses: list[float]) -> None:
+    populate(expired=3, live=0)
+    monkeypatch.setattr(storage, "clock", lambda: NOW.timestamp())
+    call_command(
+        "dpop_clear_expired", "--batch-size", "1", "--batch-seconds", "5", "--pause", "0.125", verbosity=0
+    )
+    assert not SeenProof.objects.exists()
+    assert set(pauses) == {0.125}
+
+
+def test_clear_expired_refuses_bad_time_budgets() -> None:
+    with pytest.raises(ValueError, match="batch_seconds"):
+        clear_expired(batch_seconds=0)
+    with pytest.raises(ValueError, match="pause"):
+        clear_expired(pause=-1)

@@ -29,9 +29,11 @@ def test_me(application, user, method):
     assert response.status_code == 200, response.content
     assert response.json() == {
         "client_id": application.client_id,
+        "sub": str(user.pk),
         "user": user.username,
         "scope": "read",
         "jkt": client.dpop_key.thumbprint,
+        "source": "dot",
         "method": method.upper(),
     }
 

@@ -24,6 +24,7 @@ DJANGO_FREE = [
     "django_dpop.core.nonces",
     "django_dpop.core.policy",
     "django_dpop.core.proof",
+    "django_dpop.core.resource_metadata",
     "django_dpop.core.stores",
 ]
 

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from django.core.cache import caches
 from django.db import connection, transaction
 from django.test import RequestFactory
 from django.test.utils import override_settings
@@ -17,6 +18,7 @@ from django_dpop.core.nonces import is_nonce_syntax
 from django_dpop.core.stores import NonceStatus
 from django_dpop.models import SeenProof, ServerNonce
 from django_dpop.proofs import RESOURCE, TOKEN_ENDPOINT, issue_nonce, next_nonce, verify_request_proof
+from django_dpop.storage import CacheReplayStore
 from tests.factories import TestKey, make_key, make_proof
 
 
@@ -96,6 +98,7 @@ def test_another_proof_of_the_same_key_is_accepted(key: TestKey) -> None:
 def test_replay_refused_with_the_cache_store(key: TestKey) -> None:
     proof = make_proof(key, "GET", URL, jti="cache-store-jti-" + str(time.time()))
     with override_settings(DPOP_REPLAY_STORE="django_dpop.storage.CacheReplayStore"):
+        caches["default"].add(CacheReplayStore.MARKER_KEY, 0, None)  # a store that remembers
         verify_request_proof(get(proof), purpose=RESOURCE)
         with pytest.raises(ReplayedProof):
             verify_request_proof(get(proof), purpose=RESOURCE)

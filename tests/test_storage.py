@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,17 @@ NOW = 1_800_000_000  # a fixed clock: every test passes ``now`` or patches ``sto
 PERIOD = 150  # rotation period of the default DPOP_NONCE_LIFETIME (300 s)
 STEP_START = (NOW // PERIOD) * PERIOD
 LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+
+def remembering(cache: Any, since: float = 0) -> Any:
+    """Give ``cache`` the replay store's state marker (``add``: an existing marker is kept).
+
+    Without one the store refuses every proof that could predate it (a lost state). Tests on
+    the shared Redis must never let the store write it with their fake clock: it has no expiry
+    and would refuse real-time proofs of every other test run.
+    """
+    cache.add(CacheReplayStore.MARKER_KEY, since, None)
+    return cache
 
 
 def replay_key(label: str) -> str:
@@ -274,6 +286,7 @@ def test_database_replay_postgres_inside_a_transaction_needs_no_savepoint() -> N
 
 def test_cache_replay_store_accepts_once() -> None:
     caches["default"].clear()
+    remembering(caches["default"])
     store = CacheReplayStore()
     key = replay_key("cache")
     assert store.check_and_add(key, NOW + 360, now=NOW) is True
@@ -283,7 +296,7 @@ def test_cache_replay_store_accepts_once() -> None:
 
 def test_cache_replay_timeout_runs_to_the_proofs_own_window(monkeypatch: pytest.MonkeyPatch) -> None:
     caches["default"].clear()
-    cache = caches["default"]
+    cache = remembering(caches["default"])
     timeouts: list[Any] = []
     real_add = cache.add
 
@@ -304,6 +317,7 @@ def test_cache_replay_timeout_runs_to_the_proofs_own_window(monkeypatch: pytest.
 )
 def test_cache_replay_store_uses_the_configured_alias() -> None:
     key = replay_key("alias")
+    remembering(caches["other"])
     assert CacheReplayStore().check_and_add(key, NOW + 360, now=NOW) is True
     assert caches["other"].get("django_dpop:replay:" + key) == 1
     assert caches["default"].get("django_dpop:replay:" + key) is None
@@ -325,7 +339,7 @@ def test_cache_replay_store_failure_raises() -> None:
 
 @pytest.mark.redis
 def test_cache_replay_concurrent_submissions_accept_exactly_one_redis() -> None:
-    cache = caches["redis"]
+    cache = remembering(caches["redis"])
     store = CacheReplayStore("redis")
     key = replay_key("race-redis")
     cache.delete("django_dpop:replay:" + key)
@@ -515,6 +529,11 @@ def test_database_nonce_side_connection_is_closed_postgres() -> None:
             nonce = store.issue("token", now=NOW + period * PERIOD)
             transaction.set_rollback(True, using="postgres")
         assert store.check(nonce, "token", now=NOW + period * PERIOD) is NonceStatus.CURRENT
+    # A closed connection's backend exits asynchronously (a loaded machine shows it a moment
+    # longer); a leaked one would stay.
+    deadline = time.monotonic() + 10
+    while backends() > before and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert backends() == before
 
 
@@ -577,3 +596,42 @@ def test_signed_nonce_needs_no_database() -> None:
     # No django_db mark: any query would fail the test.
     store = SignedNonceStore()
     assert store.check(store.issue("token", now=NOW), "token", now=NOW) is NonceStatus.CURRENT
+
+
+# --- bounded waits (DPOP_STORE_TIMEOUT) ----------------------------------------------------------
+
+
+def test_a_locked_sqlite_database_fails_the_store_call_instead_of_waiting(
+    sqlite_file: str, settings: Any
+) -> None:
+    """Another process holds the database's lock for as long as it likes; the store gives up."""
+    import sqlite3
+
+    settings.DPOP_STORE_TIMEOUT = 0.1
+    connection = connections[sqlite_file]
+    connection.ensure_connection()
+    connection.connection.execute("PRAGMA busy_timeout = 30000")  # as OPTIONS {"timeout": 30}
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+    # Released after 20 s: a call that waited for the lock would then succeed, and fail the test.
+    release = threading.Timer(20, holder.rollback)
+    replay, nonces = DatabaseReplayStore(using=sqlite_file), DatabaseNonceStore(using=sqlite_file)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # no reader nor writer until it ends
+        release.start()
+        with pytest.raises(OperationalError, match="locked"):
+            replay.check_and_add(replay_key("locked"), NOW + 300, now=NOW)
+        with pytest.raises(OperationalError, match="locked"):
+            nonces.issue("token", now=NOW)
+        with pytest.raises(OperationalError, match="locked"):
+            nonces.check("x" * 32, "token", now=NOW)
+        assert holder.in_transaction  # still held: the calls did not wait for its release
+        # The connection's own busy timeout is back for everything else.
+        assert connection.connection.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+    finally:
+        release.cancel()
+        if holder.in_transaction:
+            holder.rollback()
+        holder.close()
+    # Nothing was stored half-way: the proof was never accepted, so it is accepted once now.
+    assert replay.check_and_add(replay_key("locked"), NOW + 300, now=NOW) is True
+    assert replay.check_and_add(replay_key("locked"), NOW + 300, now=NOW) is False

@@ -30,12 +30,14 @@ def build_challenge(
     error_description: str | None = None,
     realm: str | None = None,
     scope: str | None = None,
+    resource_metadata: str | None = None,
 ) -> str:
     """Return one challenge, e.g. ``DPoP error="invalid_token", algs="ES256 PS256"``.
 
     RFC 9449 §7.1: ``algs`` lists the accepted proof algorithms, ``error`` is one of the RFC 6750
     §3.1 codes or ``invalid_dpop_proof`` / ``use_dpop_nonce``. With no parameter at all the bare
-    scheme is returned (``Bearer``, as in §7.2's double challenge).
+    scheme is returned (``Bearer``, as in §7.2's double challenge). ``resource_metadata`` is the
+    URL of the resource's RFC 9728 metadata document (RFC 9728 §5.1).
     """
     params: list[str] = []
     if realm is not None:
@@ -48,4 +50,6 @@ def build_challenge(
         params.append(f"scope={quote(scope)}")
     if algs is not None:
         params.append(f"algs={quote(' '.join(algs))}")
+    if resource_metadata is not None:
+        params.append(f"resource_metadata={quote(resource_metadata)}")
     return f"{scheme} {', '.join(params)}" if params else scheme

@@ -190,11 +190,15 @@ def jwt_settings() -> JWTSettings:
     return parsed
 
 
+# Settings of other features the parsed JWT settings depend on.
+_ALSO_READ = frozenset({"DPOP_CLOCK_SKEW", "DPOP_RESOURCE_IDENTIFIER"})
+
+
 def reset_settings(*, setting: str = "", **kwargs: Any) -> None:
     """Forget the parsed settings (receiver of ``setting_changed``; call it after editing
     ``DPOP_JWT_ISSUERS`` in place)."""
     global _settings_cache
-    if not setting or setting.startswith(("DPOP_JWT_", "DPOP_JWKS_")) or setting == "DPOP_CLOCK_SKEW":
+    if not setting or setting.startswith(("DPOP_JWT_", "DPOP_JWKS_")) or setting in _ALSO_READ:
         _settings_cache = None
 
 

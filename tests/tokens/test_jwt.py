@@ -187,8 +187,20 @@ def test_per_issuer_audience_wins(trust: Any, issuer: TestIssuer) -> None:
 def test_no_audience_configured_trusts_nothing(settings: Any, issuer: TestIssuer) -> None:
     settings.DPOP_JWT_ISSUERS = [issuer.settings_entry()]
     settings.DPOP_JWT_AUDIENCE = None
+    settings.DPOP_RESOURCE_IDENTIFIER = None
     assert jwt_settings().issuers == {}
     assert validate(bound(issuer)) is None
+
+
+def test_audience_defaults_to_the_resource_identifier(settings: Any, issuer: TestIssuer) -> None:
+    """One identifier for JWT ``aud``, introspection and RFC 9728 metadata (``DPOP_RESOURCE_IDENTIFIER``)."""
+    settings.DPOP_JWT_ISSUERS = [issuer.settings_entry()]
+    settings.DPOP_JWT_AUDIENCE = None
+    settings.DPOP_RESOURCE_IDENTIFIER = AUDIENCE
+    assert validate(bound(issuer)) is not None
+    settings.DPOP_RESOURCE_IDENTIFIER = "https://another.example.com/"
+    with pytest.raises(InvalidToken):
+        validate(bound(issuer))
 
 
 def test_expired(trust: Any, issuer: TestIssuer, settings: Any) -> None:

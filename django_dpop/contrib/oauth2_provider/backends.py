@@ -59,7 +59,7 @@ def dpop_error_response(exc: DPoPError) -> tuple[dict[str, str], str, int]:
         headers["DPoP-Nonce"] = exc.nonce
     elif isinstance(exc, StoreUnavailable):
         status = 503
-        headers["Retry-After"] = retry_after()
+        headers["Retry-After"] = retry_after()  # DPOP_RETRY_AFTER, as at the resources
     body = json.dumps({"error": exc.error, "error_description": exc.description})
     return headers, body, status
 

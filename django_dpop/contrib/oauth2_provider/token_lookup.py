@@ -22,7 +22,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connections, models, router
+from django.db import DatabaseError, connections, models, router
+
+from ... import store_timeouts
+from ...core.errors import StoreUnavailable
 
 
 logger = logging.getLogger("django_dpop")
@@ -127,7 +130,7 @@ class _CompiledLookup:
     def __call__(self, checksum: str) -> Any | None:
         connection = connections[self.alias]
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, (checksum,))
+            store_timeouts.execute(connection, cursor, self.sql, (checksum,))
             rows = cursor.fetchmany(_LIMIT)
         if not rows:
             return None
@@ -152,13 +155,27 @@ _LOOKUPS: dict[tuple[type[Any], str, str], _CompiledLookup | None] = {}
 
 def _orm_lookup(model: type[Any], checksum: str) -> Any | None:
     try:
-        return model._default_manager.select_related(*RELATED).get(token_checksum=checksum)
+        with store_timeouts.bounded(connections[router.db_for_read(model)]):
+            return model._default_manager.select_related(*RELATED).get(token_checksum=checksum)
     except model.DoesNotExist:
         return None
 
 
 def find_access_token(model: type[Any], checksum: str, *, compiled: bool = True) -> Any | None:
-    """Return the ``model`` row with ``token_checksum`` and its ``RELATED`` rows, or None (one query)."""
+    """Return the ``model`` row with ``token_checksum`` and its ``RELATED`` rows, or None (one query).
+
+    The query is bounded by ``DPOP_STORE_TIMEOUT`` (:mod:`django_dpop.store_timeouts`); a locked
+    table, a timeout or a dropped connection raises :class:`StoreUnavailable` (503 at every
+    adapter), never a database error that would become a 500.
+    """
+    try:
+        return _find_access_token(model, checksum, compiled=compiled)
+    except DatabaseError as exc:
+        logger.warning("django_dpop: access token lookup failed: %s", exc)
+        raise StoreUnavailable("Access token store unavailable") from exc
+
+
+def _find_access_token(model: type[Any], checksum: str, *, compiled: bool) -> Any | None:
     if not compiled:
         return _orm_lookup(model, checksum)
     alias = router.db_for_read(model)

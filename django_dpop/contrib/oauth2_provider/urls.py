@@ -30,6 +30,17 @@ metadata_urlpatterns = [
         views.DPoPServerMetadataView.as_view(),
         name="oauth-server-metadata-issuer",
     ),
+    # RFC 9728 protected resource metadata, with the DPoP members (and its §3.1 path form).
+    path(
+        ".well-known/oauth-protected-resource",
+        views.DPoPProtectedResourceMetadataView.as_view(),
+        name="oauth-resource-metadata",
+    ),
+    path(
+        ".well-known/oauth-protected-resource/<path:resource_path>",
+        views.DPoPProtectedResourceMetadataView.as_view(),
+        name="oauth-resource-metadata-path",
+    ),
 ]
 
 base_urlpatterns = [

@@ -24,6 +24,7 @@ from oauth2_provider.views import (
     ConnectDiscoveryInfoView,
     DeviceAuthorizationView,
     IntrospectTokenView,
+    OAuthProtectedResourceMetadataView,
     OAuthServerMetadataView,
     TokenView,
 )
@@ -32,6 +33,7 @@ from oauthlib.oauth2.rfc8628 import errors as rfc8628_errors
 
 from ...conf import conf
 from ...core.errors import DPoPError
+from ...core.resource_metadata import dpop_metadata
 from . import consent
 from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, add_response_nonce, dpop_error_response
 from .forms import DPoPAllowForm
@@ -330,3 +332,39 @@ class DPoPServerMetadataView(DPoPMetadataMixin, OAuthServerMetadataView):
 @method_decorator(login_not_required, name="dispatch")
 class DPoPConnectDiscoveryInfoView(DPoPMetadataMixin, ConnectDiscoveryInfoView):
     """OpenID Connect discovery with DPoP."""
+
+
+@method_decorator(login_not_required, name="dispatch")
+class DPoPProtectedResourceMetadataView(OAuthProtectedResourceMetadataView):
+    """DOT's RFC 9728 protected resource metadata with the DPoP members of §2.
+
+    ``dpop_signing_alg_values_supported`` is ``DPOP_ALLOWED_ALGORITHMS`` and
+    ``dpop_bound_access_tokens_required`` is true when Bearer tokens are refused. The resource
+    identifier and authorization servers are ``DPOP_RESOURCE_IDENTIFIER`` and
+    ``DPOP_RESOURCE_AUTHORIZATION_SERVERS`` when set (the values the introspection validator and
+    the base app's metadata view use), else DOT's ``OAUTH2_PROTECTED_RESOURCE_*`` settings.
+    """
+
+    def get_resource(self, request: http.HttpRequest) -> str:
+        return conf.DPOP_RESOURCE_IDENTIFIER or super().get_resource(request)
+
+    def get_authorization_servers(self, request: http.HttpRequest) -> list[str]:
+        configured = list(conf.DPOP_RESOURCE_AUTHORIZATION_SERVERS)
+        return configured or super().get_authorization_servers(request)
+
+    def get(self, request: http.HttpRequest, *args: Any, **kwargs: Any) -> http.HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        if response.status_code != 200:
+            return response
+        data = json.loads(response.content)
+        data.update(
+            dpop_metadata(
+                algorithms=conf.DPOP_ALLOWED_ALGORITHMS,
+                bearer_tokens_accepted=conf.DPOP_ALLOW_BEARER_TOKENS,
+            )
+        )
+        patched = http.JsonResponse(data, status=response.status_code)
+        for name, value in response.items():
+            if name.lower() not in ("content-type", "content-length"):
+                patched[name] = value
+        return patched

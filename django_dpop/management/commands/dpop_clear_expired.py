@@ -17,12 +17,36 @@ class Command(BaseCommand):
             "--batch-size",
             type=int,
             default=DEFAULT_BATCH_SIZE,
-            help=f"Rows deleted per statement (default {DEFAULT_BATCH_SIZE}).",
+            help=f"Most rows deleted per statement (default {DEFAULT_BATCH_SIZE}).",
+        )
+        parser.add_argument(
+            "--batch-seconds",
+            type=float,
+            default=None,
+            help="Size each DELETE to take about this long (default 0.05 on SQLite, which locks "
+            "the whole database per write; no limit on other databases).",
+        )
+        parser.add_argument(
+            "--pause",
+            type=float,
+            default=None,
+            help="Seconds to sleep between timed batches (default: as long as the last one took).",
         )
 
-    def handle(self, *args: Any, batch_size: int, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        batch_size: int,
+        batch_seconds: float | None,
+        pause: float | None,
+        **options: Any,
+    ) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be a positive integer")
-        seen, nonces = clear_expired(batch_size=batch_size)
+        if batch_seconds is not None and not batch_seconds > 0:
+            raise CommandError("--batch-seconds must be a positive number")
+        if pause is not None and not pause >= 0:
+            raise CommandError("--pause must be zero or a positive number")
+        seen, nonces = clear_expired(batch_size=batch_size, batch_seconds=batch_seconds, pause=pause)
         if options["verbosity"] >= 1:
             self.stdout.write(f"Deleted {seen} expired seen proofs and {nonces} expired nonces.")

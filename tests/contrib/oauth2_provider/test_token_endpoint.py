@@ -222,6 +222,11 @@ def test_store_failure_refuses(client: Client, grant: Grant, key: TestKey, setti
     settings.DPOP_REPLAY_STORE = f"{__name__}.BrokenStore"
     response = post_token(client, grant.app, grant.prepare(), key=key)
     _assert_error(response, 503, "temporarily_unavailable")
+    assert response.headers["Retry-After"] == "5"  # DPOP_RETRY_AFTER's default (RFC 9110 §10.2.3)
+    settings.DPOP_RETRY_AFTER = 7  # the resources' setting, at the token endpoint too
+    response = post_token(client, grant.app, grant.prepare(), key=key)
+    _assert_error(response, 503, "temporarily_unavailable")
+    assert response.headers["Retry-After"] == "7"
     assert not get_access_token_model().objects.filter(dpop_binding__isnull=False).exists()
 
 
