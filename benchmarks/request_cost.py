@@ -30,6 +30,12 @@ the database replay store (``jwt-db``) and with the cache replay store on Redis 
 issuer's JWKS is served by a local HTTP server: after the run the benchmark asserts it was fetched
 exactly once (no network call per request). Their ratio is no-auth time / case time (the share
 of no-auth throughput kept; the project aims at >= 0.6 for ``jwt-redis``).
+
+Two more rows use a JWT access token issued by this project's DOT in JWT mode
+(``jwt_tokens.generate_access_token``, through the real token endpoint with a DPoP proof, signed
+by DOT's OIDC key): ``dotjwt`` verifies it locally with ``JWTTokenValidator`` against DOT's own
+JWKS document (served locally, database replay store), ``dotjwt-dot`` looks it up as a stored
+DOT token (``DOTTokenValidator``, the row's token is the JWT).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ JWT_VALIDATOR = "django_dpop.tokens.jwt.JWTTokenValidator"
 JWT_CASE_SETTINGS: dict[str, dict[str, Any]] = {
     "jwt-db": {"DPOP_REPLAY_STORE": "django_dpop.storage.DatabaseReplayStore"},
     "jwt-redis": {"DPOP_REPLAY_STORE": "django_dpop.storage.CacheReplayStore", "DPOP_REPLAY_CACHE": "redis"},
+    "dotjwt": {"DPOP_REPLAY_STORE": "django_dpop.storage.DatabaseReplayStore"},
 }
 CLOCK: Callable[[], float] = time.perf_counter
 URLS = {
@@ -61,6 +68,8 @@ URLS = {
     "dpop": "/dpop/me/",
     "jwt-db": "/jwt/me/",
     "jwt-redis": "/jwt/me/",
+    "dotjwt": "/jwt/me/",
+    "dotjwt-dot": "/dpop/me/",
 }
 
 
@@ -213,6 +222,8 @@ def build_views() -> None:
     VIEWS["dpop"] = Me.as_view(authentication_classes=[DPoPAuthentication])
     VIEWS["noauth"] = Anyone.as_view()
     VIEWS["jwt-db"] = VIEWS["jwt-redis"] = JWTMe.as_view(authentication_classes=[JWTAuthentication])
+    VIEWS["dotjwt"] = VIEWS["jwt-db"]
+    VIEWS["dotjwt-dot"] = VIEWS["dpop"]
     urlpatterns[:] = [
         path("bearer/me/", VIEWS["bearer"]),
         path("dpop/me/", VIEWS["dpop"]),
@@ -267,6 +278,68 @@ def create_jwt(key: Any) -> tuple[str, JWKSServer]:
     return token, server
 
 
+def create_dot_jwt(key: Any) -> tuple[str, JWKSServer]:
+    """A JWT access token from our DOT in JWT mode: the real token endpoint, a proof by ``key``."""
+    import base64
+    import json
+
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from django.conf import settings
+    from django.test import RequestFactory, override_settings
+    from oauth2_provider.models import get_application_model
+    from oauth2_provider.views.oidc import JwksInfoView
+
+    from django_dpop.client import create_proof
+    from django_dpop.contrib.oauth2_provider.views import DPoPTokenView
+    from django_dpop.tokens.jwt import reset_settings
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        .decode()
+    )
+    module = "django_dpop.contrib.oauth2_provider"
+    dot = {
+        "OAUTH2_BACKEND_CLASS": f"{module}.backends.DPoPOAuthLibCore",
+        "OAUTH2_VALIDATOR_CLASS": f"{module}.validators.DPoPOAuth2Validator",
+        "ACCESS_TOKEN_GENERATOR": f"{module}.jwt_tokens.generate_access_token",
+        "REFRESH_TOKEN_GENERATOR": f"{module}.jwt_tokens.generate_refresh_token",
+        "OIDC_ENABLED": True,
+        "OIDC_RSA_PRIVATE_KEY": pem,
+        "ACCESS_TOKEN_EXPIRE_SECONDS": 7200,
+    }
+    secret = "bench-dot-jwt-secret"
+    application = get_application_model().objects.create(
+        name="bench dot jwt",
+        client_secret=secret,
+        client_type="confidential",
+        authorization_grant_type="client-credentials",
+    )
+    basic = base64.b64encode(f"{application.client_id}:{secret}".encode()).decode()
+    factory = RequestFactory()
+    with override_settings(OAUTH2_PROVIDER=dot, DPOP_JWT_ACCESS_TOKEN_AUDIENCE=JWT_AUDIENCE):
+        request = factory.post(
+            "/o/token/",
+            {"grant_type": "client_credentials", "scope": "read"},
+            HTTP_AUTHORIZATION=f"Basic {basic}",
+            HTTP_DPOP=create_proof(key, "POST", "http://testserver/o/token/"),
+        )
+        response = DPoPTokenView.as_view()(request)
+        assert response.status_code == 200, response.content
+        jwks = json.loads(JwksInfoView.as_view()(factory.get("/o/.well-known/jwks.json")).content)
+    token = json.loads(response.content)["access_token"]
+    assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+    issuer = jwt.decode(token, options={"verify_signature": False})["iss"]
+    server = JWKSServer(jwks)
+    settings.DPOP_JWT_ISSUERS = [*settings.DPOP_JWT_ISSUERS, {"issuer": issuer, "jwks_uri": server.url}]
+    reset_settings()
+    return token, server
+
+
 def redis_available() -> bool:
     try:
         import redis
@@ -302,7 +375,13 @@ def create_tokens() -> tuple[str, str, Any]:
 
 
 def build_batches(
-    path: str, number: int, bearer: str, dpop: str, key: Any, jwt: str | None = None
+    path: str,
+    number: int,
+    bearer: str,
+    dpop: str,
+    key: Any,
+    jwt: str | None = None,
+    dot_jwt: str | None = None,
 ) -> dict[str, Callable[[], list[Any]]]:
     """Return, per case, a function that builds ``number`` ready-to-send requests (untimed)."""
     from django.test import RequestFactory
@@ -333,6 +412,9 @@ def build_batches(
     }
     if jwt is not None:
         headers["jwt-db"] = headers["jwt-redis"] = dpop_batch(jwt, URLS["jwt-db"])
+    if dot_jwt is not None:
+        headers["dotjwt"] = dpop_batch(dot_jwt, URLS["dotjwt"])
+        headers["dotjwt-dot"] = dpop_batch(dot_jwt, URLS["dotjwt-dot"])
     if path == "view":
 
         def requests(case: str) -> Callable[[], list[Any]]:
@@ -351,12 +433,13 @@ def run(
     key: Any,
     cases: list[str],
     jwt: str | None = None,
+    dot_jwt: str | None = None,
 ) -> dict[str, list[float]]:
     from django.test import Client
     from django.test.utils import override_settings
 
     client = Client()
-    batches = build_batches(path, number, bearer, dpop, key, jwt)
+    batches = build_batches(path, number, bearer, dpop, key, jwt, dot_jwt)
 
     def timed(case: str) -> float:
         items = batches[case]()
@@ -426,7 +509,9 @@ def report(args: argparse.Namespace) -> None:
     build_views()
     bearer, dpop, key = create_tokens()
     jwt, jwks = create_jwt(key)
+    dot_jwt, dot_jwks = create_dot_jwt(key)
     cases = ["noauth", "bearer", "dpop", "jwt-db"] + (["jwt-redis"] if redis_available() else [])
+    cases += ["dotjwt", "dotjwt-dot"]
     print(
         f"database={args.db} replay_store={args.replay_store} lookup={args.lookup} "
         f"clock={args.clock} rounds={args.repeat}x{args.number} requests"
@@ -435,7 +520,7 @@ def report(args: argparse.Namespace) -> None:
     print(f"{'path':<7} {'case':<10} {'median us':>10} {'best us':>9} {'vs noauth':>10}")
     try:
         for path in ("view", "client") if args.path == "both" else (args.path,):
-            results = run(path, args.repeat, args.number, bearer, dpop, key, cases, jwt)
+            results = run(path, args.repeat, args.number, bearer, dpop, key, cases, jwt, dot_jwt)
             medians = {case: statistics.median(times) for case, times in results.items()}
             bests = {case: min(times) for case, times in results.items()}
             for case in cases:
@@ -450,9 +535,11 @@ def report(args: argparse.Namespace) -> None:
             sys.stdout.flush()
     finally:
         jwks.close()
+        dot_jwks.close()
     # Once cached, the JWKS is never fetched again: no network call per request.
     assert jwks.fetches == 1, f"the JWKS was fetched {jwks.fetches} times"
-    print(f"JWKS fetches during the run: {jwks.fetches}")
+    assert dot_jwks.fetches == 1, f"DOT's JWKS was fetched {dot_jwks.fetches} times"
+    print(f"JWKS fetches during the run: {jwks.fetches} (test issuer), {dot_jwks.fetches} (our DOT)")
 
 
 if __name__ == "__main__":

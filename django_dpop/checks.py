@@ -28,7 +28,7 @@ MAX_AGE_WARNING = 600
 CLOCK_SKEW_WARNING = 300
 
 _ALGORITHMS_HINT = (
-    "Use asymmetric JWS algorithms only, e.g. ('ES256', 'EdDSA', 'PS256'); supported: {}.".format(
+    "Use asymmetric JWS algorithms only, e.g. ('ES256', 'Ed25519', 'PS256'); supported: {}.".format(
         ", ".join(sorted(ASYMMETRIC_ALGORITHMS))
     )
 )

@@ -97,6 +97,11 @@ class Settings:
         return getattr(settings, "DPOP_BIND_CONFIDENTIAL_REFRESH_TOKENS", False)
 
     @property
+    def DPOP_JWT_ACCESS_TOKEN_AUDIENCE(self) -> str | Sequence[str] | None:
+        # The default aud of the JWT access tokens DOT issues (contrib.oauth2_provider.jwt_tokens).
+        return getattr(settings, "DPOP_JWT_ACCESS_TOKEN_AUDIENCE", None)
+
+    @property
     def DPOP_TOKEN_VALIDATORS(self) -> Sequence[Any]:
         """Import paths (or classes, or instances) of the access-token validators, in order.
 

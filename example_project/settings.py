@@ -101,14 +101,53 @@ CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "dpop"]
 CORS_EXPOSE_HEADERS = ["DPoP-Nonce", "WWW-Authenticate"]
 CORS_ALLOW_CREDENTIALS = False
 
+# Token sources of /api/me/: DOT's own tokens first, then (from the environment) the JWT access
+# tokens of another issuer and RFC 7662 introspection of tokens DOT does not know.
+_demo_validators = ["django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator"]
+
+# JWT access tokens (docs/jwt-access-tokens-from-dot.md). DPOP_DEMO_JWT_ACCESS_TOKENS=1: this
+# authorization server issues RFC 9068 JWT access tokens (refresh tokens stay opaque), signed by
+# DOT's OpenID Connect key and published at /o/.well-known/jwks.json.
+if os.environ.get("DPOP_DEMO_JWT_ACCESS_TOKENS") == "1":
+    from example_project.demo_keys import demo_rsa_private_key
+
+    OAUTH2_PROVIDER.update(
+        {
+            "ACCESS_TOKEN_GENERATOR": "django_dpop.contrib.oauth2_provider.jwt_tokens.generate_access_token",
+            "REFRESH_TOKEN_GENERATOR": "django_dpop.contrib.oauth2_provider.jwt_tokens.generate_refresh_token",
+            "OIDC_ENABLED": True,
+            "OIDC_RSA_PRIVATE_KEY": demo_rsa_private_key(
+                os.environ.get("DPOP_DEMO_OIDC_KEY_FILE", str(BASE_DIR / "demo-oidc-key.pem"))
+            ),
+        }
+    )
+    if os.environ.get("DPOP_DEMO_OIDC_ISS_ENDPOINT"):
+        OAUTH2_PROVIDER["OIDC_ISS_ENDPOINT"] = os.environ["DPOP_DEMO_OIDC_ISS_ENDPOINT"]
+    DPOP_JWT_ACCESS_TOKEN_AUDIENCE = os.environ.get(
+        "DPOP_DEMO_ACCESS_TOKEN_AUDIENCE", "http://127.0.0.1:8000/api/"
+    )
+
+# DPOP_DEMO_JWT_ISSUER: /api/me/ also accepts DPoP-bound JWT access tokens of that issuer, verified
+# locally against its JWKS (DPOP_DEMO_JWKS_URI, else discovery), after DOT's own tokens.
+if os.environ.get("DPOP_DEMO_JWT_ISSUER"):
+    _jwt_issuer: dict[str, object] = {"issuer": os.environ["DPOP_DEMO_JWT_ISSUER"], "algorithms": ["RS256"]}
+    if os.environ.get("DPOP_DEMO_JWKS_URI"):
+        _jwt_issuer["jwks_uri"] = os.environ["DPOP_DEMO_JWKS_URI"]
+    else:
+        _jwt_issuer["discovery"] = True
+    DPOP_JWT_ISSUERS = [_jwt_issuer]
+    DPOP_JWT_AUDIENCE = os.environ.get("DPOP_DEMO_AUDIENCE", "http://127.0.0.1:8000/api/")
+    _demo_validators.append("django_dpop.tokens.jwt.JWTTokenValidator")
+    DPOP_JWKS_ALLOW_HTTP = os.environ.get("DPOP_DEMO_JWKS_ALLOW_HTTP") == "1"  # local demo only
+    DPOP_JWKS_CACHE_SECONDS = int(os.environ.get("DPOP_DEMO_JWKS_CACHE_SECONDS", "300"))
+
 # RFC 7662 introspection (docs/introspection.md): with DPOP_DEMO_INTROSPECTION_URL, /api/me/ also
 # accepts tokens DOT does not know, validated at that authorization server (after DOT's validator).
 if os.environ.get("DPOP_DEMO_INTROSPECTION_URL"):
-    DPOP_TOKEN_VALIDATORS = [
-        "django_dpop.contrib.oauth2_provider.tokens.DOTTokenValidator",
-        "django_dpop.tokens.introspection.IntrospectionTokenValidator",
-    ]
+    _demo_validators.append("django_dpop.tokens.introspection.IntrospectionTokenValidator")
     DPOP_INTROSPECTION_URL = os.environ["DPOP_DEMO_INTROSPECTION_URL"]
     DPOP_INTROSPECTION_CLIENT_ID = os.environ.get("DPOP_DEMO_INTROSPECTION_CLIENT_ID")
     DPOP_INTROSPECTION_CLIENT_SECRET = os.environ.get("DPOP_DEMO_INTROSPECTION_CLIENT_SECRET")
     DPOP_INTROSPECTION_ALLOW_HTTP = DPOP_INTROSPECTION_URL.startswith("http://")  # local demo only
+
+DPOP_TOKEN_VALIDATORS = _demo_validators

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from django_dpop.core import compute_ath, jwk_thumbprint
@@ -35,8 +35,8 @@ def make_key(alg: str = "ES256") -> TestKey:
         curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}[alg]
         private = ec.generate_private_key(curve)
         public = json.loads(ECAlgorithm.to_jwk(private.public_key()))
-    elif alg == "EdDSA":
-        private = ed25519.Ed25519PrivateKey.generate()
+    elif alg in ("EdDSA", "Ed25519", "Ed448"):
+        private = (ed448.Ed448PrivateKey if alg == "Ed448" else ed25519.Ed25519PrivateKey).generate()
         public = json.loads(OKPAlgorithm.to_jwk(private.public_key()))
     elif alg[:2] in ("RS", "PS"):
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)

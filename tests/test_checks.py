@@ -66,6 +66,17 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"DPOP_ALLOWED_ALGORITHMS": ["ES256"]},
     ),
     (Codes.ALGORITHM_FORBIDDEN, {"DPOP_ALLOWED_ALGORITHMS": ["XYZ"]}, {"DPOP_ALLOWED_ALGORITHMS": ["RS512"]}),
+    # RFC 9864 §2.2: the fully-specified EdDSA names, spelled exactly.
+    (
+        Codes.ALGORITHM_FORBIDDEN,
+        {"DPOP_ALLOWED_ALGORITHMS": ["ed25519"]},
+        {"DPOP_ALLOWED_ALGORITHMS": ["Ed25519", "Ed448"]},
+    ),
+    (
+        Codes.ALGORITHM_FORBIDDEN,
+        {"DPOP_ALLOWED_ALGORITHMS": ["Ed25519", "X25519"]},
+        {"DPOP_ALLOWED_ALGORITHMS": ["Ed448"]},
+    ),
     (
         Codes.NONCE_ON_EVERY_RESPONSE,
         {"DPOP_NONCE_ON_EVERY_RESPONSE": 1},
@@ -279,12 +290,15 @@ def test_every_code_is_unique_and_tested() -> None:
 def test_every_setting_has_a_tested_check() -> None:
     # A DPOP_* setting added to conf.py without a check (and a case here) fails this test.
     settings_names = {name for name in vars(Settings) if name.startswith("DPOP_")}
+    from tests.contrib.oauth2_provider.test_jwt_access_tokens import TESTED_SETTINGS as DOT_JWT_SETTINGS
     from tests.seam.test_checks import CASES as TOKEN_CASES  # django_dpop.token_checks
     from tests.tokens.test_jwt_checks import TESTED_SETTINGS as JWT_SETTINGS
 
-    tested = {
-        name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")
-    } | JWT_SETTINGS
+    tested = (
+        {name for _, bad, _ in CASES + TOKEN_CASES for name in bad if name.startswith("DPOP_")}
+        | JWT_SETTINGS
+        | DOT_JWT_SETTINGS
+    )
     # The resource-server settings (introspection, RFC 9728): django_dpop.resource_checks.
     tested |= {name for _, bad, _ in RESOURCE_CASES for name in bad if name.startswith("DPOP_")}
     assert settings_names == tested

@@ -29,15 +29,23 @@ DEFAULT_ALGORITHM = "ES256"
 MIN_RSA_BITS = 2048  # RFC 7518 §3.3 / §3.5: 2048 bits or more
 MAX_RSA_BITS = 16384  # refuse absurd sizes that would stall a signer
 
-# RFC 7518 §3.1 and RFC 8037 §3.1: the JWS algorithms a client can sign DPoP proofs with, and
-# the key type (and curves) each one needs. Every one is in the core's asymmetric allowlist.
+# RFC 7518 §3.1, RFC 8037 §3.1 and RFC 9864 §2.2: the JWS algorithms a client can sign DPoP
+# proofs with, and the key type (and curves) each one needs. Every one is in the core's
+# asymmetric allowlist.
 _EC_CURVES: dict[str, tuple[str, type[ec.EllipticCurve]]] = {
     "ES256": ("P-256", ec.SECP256R1),
     "ES384": ("P-384", ec.SECP384R1),
     "ES512": ("P-521", ec.SECP521R1),
 }
 _RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
-SUPPORTED_ALGORITHMS: tuple[str, ...] = (*_EC_CURVES, "EdDSA", *_RSA_ALGORITHMS)
+# RFC 9864 §2.2: the fully-specified names of EdDSA on one curve. A key loaded or generated
+# without a name signs "EdDSA", which every EdDSA server accepts; ask for "Ed25519" / "Ed448"
+# to sign with the fully-specified name.
+_EDDSA_CURVES: dict[str, type[ed25519.Ed25519PrivateKey] | type[ed448.Ed448PrivateKey]] = {
+    "Ed25519": ed25519.Ed25519PrivateKey,
+    "Ed448": ed448.Ed448PrivateKey,
+}
+SUPPORTED_ALGORITHMS: tuple[str, ...] = (*_EC_CURVES, "EdDSA", *_EDDSA_CURVES, *_RSA_ALGORITHMS)
 _ALG_FOR_CURVE = {curve: alg for alg, (curve, _) in _EC_CURVES.items()}
 
 _PrivateKey = (
@@ -73,9 +81,10 @@ def _alg_for_key(private_key: _PrivateKey, alg: str | None) -> str:
             )
         return inferred
     if isinstance(private_key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
-        if alg is not None and alg != "EdDSA":
-            raise InvalidKeyError(f"an Edwards-curve key cannot sign {alg}; it signs EdDSA")
-        return "EdDSA"
+        curve = "Ed25519" if isinstance(private_key, ed25519.Ed25519PrivateKey) else "Ed448"
+        if alg is not None and alg not in ("EdDSA", curve):
+            raise InvalidKeyError(f"an {curve} key cannot sign {alg}; it signs {curve} or EdDSA")
+        return alg or "EdDSA"
     if isinstance(private_key, rsa.RSAPrivateKey):
         if not MIN_RSA_BITS <= private_key.key_size <= MAX_RSA_BITS:
             raise InvalidKeyError(
@@ -135,7 +144,12 @@ class DPoPKey:
         header = {"alg": resolved, "jwk": public_jwk, "typ": "dpop+jwt"}
         segment = base64url_encode(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
         object.__setattr__(self, "_header_segment", segment)
-        object.__setattr__(self, "_jws_algorithm", get_default_algorithms()[resolved])
+        # pyjwt's EdDSA implementation signs with whichever curve the key is on: it is the
+        # implementation of Ed25519 and Ed448 too (RFC 9864 §2.2), for a pyjwt without them.
+        algorithms = get_default_algorithms()
+        object.__setattr__(
+            self, "_jws_algorithm", algorithms["EdDSA" if resolved in _EDDSA_CURVES else resolved]
+        )
 
     # -- construction -------------------------------------------------------------------------
 
@@ -148,6 +162,8 @@ class DPoPKey:
             private_key = ec.generate_private_key(_EC_CURVES[alg][1]())
         elif alg == "EdDSA":
             private_key = ed25519.Ed25519PrivateKey.generate()
+        elif alg in _EDDSA_CURVES:
+            private_key = _EDDSA_CURVES[alg].generate()
         else:
             if isinstance(rsa_bits, bool) or not isinstance(rsa_bits, int):
                 raise InvalidKeyError("rsa_bits must be an integer")

@@ -30,6 +30,40 @@ PRIVATE_MEMBERS: frozenset[str] = frozenset({"d", "p", "q", "dp", "dq", "qi", "o
 _KEY_MATERIAL = ("x", "y", "n", "e")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
+# RFC 7517 §4.6-4.9: members that would bring a second key (a certificate chain, a URL to fetch,
+# a certificate thumbprint) beside the one the proof is verified with. A proof has one key.
+FOREIGN_KEY_MEMBERS: frozenset[str] = frozenset({"x5u", "x5c", "x5t", "x5t#S256"})
+
+# RFC 7518 §6.2.1.1 (and RFC 8812 §3.1 for secp256k1): octets of a coordinate and the field prime.
+EC_CURVES: dict[str, tuple[int, int]] = {
+    "P-256": (32, 2**256 - 2**224 + 2**192 + 2**96 - 1),
+    "P-384": (48, 2**384 - 2**128 - 2**96 + 2**32 - 1),
+    "P-521": (66, 2**521 - 1),
+    "secp256k1": (32, 2**256 - 2**32 - 977),
+}
+
+_P25519 = 2**255 - 19
+_P448 = 2**448 - 2**224 - 1
+# The y coordinates of every point of small order (the cofactor subgroup): a signature by such a
+# public key proves nothing (with A = identity, R = identity and S = 0 verify for any message;
+# OpenSSL accepts that for Ed25519). This is libsodium's blocklist (ge25519_has_small_order in
+# crypto_core/ed25519/ref10/ed25519_ref10.c): y = 1 (order 1), p - 1 (order 2), 0 (order 4) and
+# the two y of the order-8 points, checked with either sign bit; its non-canonical entries p and
+# p + 1 are refused above as y >= p. Ed448 (cofactor 4, RFC 8032 §5.2): y = 1, p - 1 and 0.
+# Chalkias, Garillot and Nikolaenko, "Taming the many EdDSAs" (SSR 2020), discuss why verifiers
+# refuse them.
+_ED25519_ORDER8_Y = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+OKP_CURVES: dict[str, tuple[int, int, frozenset[int]]] = {
+    "Ed25519": (32, _P25519, frozenset({0, 1, _P25519 - 1, _ED25519_ORDER8_Y, _P25519 - _ED25519_ORDER8_Y})),
+    "Ed448": (57, _P448, frozenset({0, 1, _P448 - 1})),
+}
+
+# Beyond these an RSA key only costs verification time (no DPoP client needs a modulus over
+# 8192 bits); FIPS 186-5 §5.4 bounds the public exponent: odd, 2**16 < e < 2**256.
+MAX_RSA_BITS = 8192
+_MIN_RSA_EXPONENT = 2**16
+_MAX_RSA_EXPONENT = 2**256
+
 
 def _is_canonical_base64url(value: str) -> bool:
     # RFC 4648 §3.5: the unused low bits of the last character must be zero. Decoders ignore
@@ -72,12 +106,15 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
 
 
 def check_public_jwk(jwk: object) -> Mapping[str, Any]:
-    """Return ``jwk`` if it is a public asymmetric JWK, else raise :class:`InvalidDPoPProof`.
+    """Return ``jwk`` if it is a public asymmetric signing JWK, else raise :class:`InvalidDPoPProof`.
 
     RFC 9449 §4.3 check 7: the ``jwk`` header must not contain a private key; a symmetric
     (``oct``) key is refused as well, since it is all secret. The key type must be one RFC 7638
-    can thumbprint (EC, RSA, OKP), ``crv`` a string, and the key material (``x``, ``y``, ``n``,
-    ``e``) base64url strings, so that one key has exactly one spelling and one thumbprint.
+    can thumbprint (EC, RSA, OKP) on a signature curve, and the key material (``x``, ``y``,
+    ``n``, ``e``) canonical base64url of canonical integers (:func:`_check_key_material`), so
+    that one key has exactly one spelling and one thumbprint. ``use`` and ``key_ops``, when
+    present, must allow verification (RFC 7517 §4.2-4.3); no certificate or URL may ride along
+    (:data:`FOREIGN_KEY_MEMBERS`).
     """
     if not isinstance(jwk, Mapping):
         raise InvalidDPoPProof("jwk header is not a JSON object")
@@ -92,4 +129,66 @@ def check_public_jwk(jwk: object) -> Mapping[str, Any]:
             raise InvalidDPoPProof(f"jwk header member {name!r} is missing or not a string")
         if name in _KEY_MATERIAL and not _is_canonical_base64url(value):
             raise InvalidDPoPProof(f"jwk header member {name!r} is not base64url")
+    if not FOREIGN_KEY_MEMBERS.isdisjoint(jwk):
+        raise InvalidDPoPProof("jwk header carries a certificate or key URL")
+    if "use" in jwk and jwk["use"] != "sig":
+        raise InvalidDPoPProof("jwk header use is not sig")
+    if "key_ops" in jwk:
+        key_ops = jwk["key_ops"]
+        if type(key_ops) is not list or "verify" not in key_ops or not all(type(op) is str for op in key_ops):
+            raise InvalidDPoPProof("jwk header key_ops does not allow verify")
+    _check_key_material(jwk)
     return jwk
+
+
+def _octets(value: str) -> bytes:
+    return base64url_decode(value)  # canonical base64url already (check_public_jwk)
+
+
+def _check_key_material(jwk: Mapping[str, Any]) -> None:
+    """Refuse key material with more than one encoding, or that cannot be a sound signing key.
+
+    Pure integer arithmetic on the decoded octets: nothing cryptographic runs here.
+    """
+    kty = jwk["kty"]
+    if kty == "RSA":
+        n = _octets(jwk["n"])
+        e = _octets(jwk["e"])
+        # RFC 7518 §6.3.1.1-6.3.1.2: n and e are the minimal big-endian octets of the integer
+        # ("AAEAAQ" is 65537 under another thumbprint, as is n with a leading zero octet).
+        if n[0] == 0 or e[0] == 0:
+            raise InvalidDPoPProof("jwk header RSA member is not minimally encoded")
+        # A modulus is odd and at most MAX_RSA_BITS; FIPS 186-5 §5.4 (e): 2**16 < e < 2**256, odd.
+        if not n[-1] & 1 or len(n) * 8 > MAX_RSA_BITS:
+            raise InvalidDPoPProof("jwk header RSA modulus is not a valid modulus")
+        exponent = int.from_bytes(e, "big")
+        if not exponent & 1 or not _MIN_RSA_EXPONENT < exponent < _MAX_RSA_EXPONENT:
+            raise InvalidDPoPProof("jwk header RSA exponent is not acceptable")
+        return
+    crv = jwk["crv"]
+    if kty == "EC":
+        field = EC_CURVES.get(crv)
+        if field is None:
+            raise InvalidDPoPProof("jwk header EC curve is not supported")
+        size, prime = field
+        # RFC 7518 §6.2.1.2-6.2.1.3: each coordinate is exactly the field size in octets, and
+        # an integer below the field prime: x + p would be the same point, another thumbprint.
+        for name in ("x", "y"):
+            octets = _octets(jwk[name])
+            if len(octets) != size or int.from_bytes(octets, "big") >= prime:
+                raise InvalidDPoPProof(f"jwk header member {name!r} is not a {crv} coordinate")
+        return
+    okp = OKP_CURVES.get(crv)  # kty == "OKP"
+    if okp is None:
+        raise InvalidDPoPProof("jwk header OKP curve is not a signature curve")
+    size, prime, small_order = okp
+    x = _octets(jwk["x"])
+    if len(x) != size:
+        raise InvalidDPoPProof(f"jwk header member 'x' is not an {crv} public key")
+    # RFC 8032 §5.1.3 / §5.2.3 decoding, step 1: clear the sign bit (the top bit of the last
+    # octet), the rest is y, and y >= p "fails": one key, one encoding.
+    y = int.from_bytes(x, "little") & ~(1 << (8 * size - 1))
+    if y >= prime:
+        raise InvalidDPoPProof(f"jwk header member 'x' is not a canonical {crv} encoding")
+    if y in small_order:
+        raise InvalidDPoPProof(f"jwk header {crv} key has small order")

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 
 # RFC 9449 §4.3 check 5 / §11.6: registered asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037,
-# RFC 8812). ``none`` and the HMAC family are never allowed, whatever the settings say.
+# RFC 8812, and the fully-specified Ed25519 / Ed448 of RFC 9864 §2.2). ``none`` and the HMAC
+# family are never allowed, whatever the settings say.
 ASYMMETRIC_ALGORITHMS: frozenset[str] = frozenset(
     {
         "ES256",
@@ -15,6 +16,8 @@ ASYMMETRIC_ALGORITHMS: frozenset[str] = frozenset(
         "ES512",
         "ES256K",
         "EdDSA",
+        "Ed25519",
+        "Ed448",
         "RS256",
         "RS384",
         "RS512",
@@ -24,7 +27,20 @@ ASYMMETRIC_ALGORITHMS: frozenset[str] = frozenset(
     }
 )
 
-DEFAULT_ALGORITHMS: tuple[str, ...] = ("ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256")
+# The single source of the challenge's ``algs`` (RFC 9449 §7.1) and of the metadata's
+# ``dpop_signing_alg_values_supported`` (§5.1) when DPOP_ALLOWED_ALGORITHMS is not set.
+DEFAULT_ALGORITHMS: tuple[str, ...] = (
+    "ES256",
+    "ES384",
+    "ES512",
+    "Ed25519",
+    "Ed448",
+    "EdDSA",
+    "PS256",
+    "PS384",
+    "PS512",
+    "RS256",
+)
 
 
 @dataclass(frozen=True, slots=True)

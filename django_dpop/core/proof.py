@@ -1,9 +1,10 @@
 """DPoP proof verification: every check of RFC 9449 §4.3, cheapest first.
 
 Order: size, header count and compact-JWS structure (checks 1-2), JOSE header (checks 4, 5, 7,
-``crit``), claims and their types (check 3), then the values the request fixes (checks 8, 9, 11
-and 12a), then the key and the signature (checks 7 and 6), then the nonce (check 10) and the
-replay store (§11.1). Nothing reaches cryptography (not even building the key) before every
+``crit``, ``b64``, members naming another key, canonical key material), claims and their types
+(check 3), then the values the request fixes (checks 8, 9, 11, RFC 7519 ``exp`` / ``nbf`` /
+``aud``, and 12a), then the key and the signature (checks 7 and 6), then the nonce (check 10)
+and the replay store (§11.1). docs/security.md lists every rule. Nothing reaches cryptography (not even building the key) before every
 cheap check passed, and a failed proof never reaches the replay store, so it cannot burn a
 ``jti``.
 
@@ -37,13 +38,17 @@ from .binding import compute_ath
 from .errors import DPoPError, InvalidDPoPProof, ReplayedProof, StoreUnavailable, UseDPoPNonce
 from .htu import _normalize as _normalize_htu
 from .htu import normalize_htu
-from .jwk import check_public_jwk, jwk_thumbprint
+from .jwk import MAX_RSA_BITS, check_public_jwk, jwk_thumbprint
 from .nonces import is_nonce_syntax
 from .policy import ASYMMETRIC_ALGORITHMS, ProofPolicy
 from .stores import NonceStatus, ReplayStore
 
 
 _ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
+# RFC 9864 §2.2: Ed25519 and Ed448 are EdDSA pinned to one curve. pyjwt (2.10-2.15) knows them
+# only as EdDSA, whose implementation verifies either curve: the curve is pinned by _KEY_TYPES.
+for _name in ("Ed25519", "Ed448"):
+    _ALGORITHMS.setdefault(_name, _ALGORITHMS["EdDSA"])
 # RFC 9449 §4.3 check 5 with RFC 7518 §3.4 / RFC 8037 §3.1: the key type (and curve) each alg needs.
 _KEY_TYPES: dict[str, tuple[str, frozenset[str] | None]] = {
     "ES256": ("EC", frozenset({"P-256"})),
@@ -51,6 +56,8 @@ _KEY_TYPES: dict[str, tuple[str, frozenset[str] | None]] = {
     "ES512": ("EC", frozenset({"P-521"})),
     "ES256K": ("EC", frozenset({"secp256k1"})),
     "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+    "Ed25519": ("OKP", frozenset({"Ed25519"})),
+    "Ed448": ("OKP", frozenset({"Ed448"})),
     "RS256": ("RSA", None),
     "RS384": ("RSA", None),
     "RS512": ("RSA", None),
@@ -72,16 +79,25 @@ _ECDSA: dict[str, tuple[Callable[[bytes], Any], ECDSA]] = {
     "ES512": (hashlib.sha512, ECDSA(Prehashed(hashes.SHA512()))),
     "ES256K": (hashlib.sha256, ECDSA(Prehashed(hashes.SHA256()))),
 }
-# Beyond these an RSA key only costs verification time: FIPS 186-5 §5.4 bounds e below 2**256,
-# and no DPoP client needs a modulus over 8192 bits (OpenSSL itself stops at 16384).
-_MAX_RSA_BITS = 8192
-_MAX_RSA_EXPONENT = 2**256
+# RFC 7515 §4.1.2-4.1.8: header members that point at another key than ``jwk`` (a URL to fetch,
+# a certificate chain or its thumbprint). The proof is verified with ``jwk`` alone (§4.2), and a
+# second key beside it is what lets two readers of one proof disagree about who signed it.
+_FOREIGN_KEY_HEADERS = frozenset({"jku", "x5u", "x5c", "x5t", "x5t#S256"})
+# RFC 7516 §4.1.2-4.1.3: members only a JWE has; in a JWS header they are a type confusion.
+_JWE_HEADERS = frozenset({"enc", "zip"})
+# RFC 7519 §2 NumericDate, bounded to what a datetime can hold (9999-12-31T23:59:59Z): a larger
+# one is no date, and refusing it keeps every later use of the value (stores, logs) in range.
+_MAX_NUMERIC_DATE = 253402300799
 # RFC 7515 §4.1.9: media types compare case-insensitively and "application/" may be left out.
 _TYPES = frozenset({"dpop+jwt", "application/dpop+jwt"})
 # RFC 7515 §2 base64url: "-" and "_" become the standard alphabet's "+" and "/"; the standard
 # "+", "/" and any "=" become "*", which strict decoding refuses like every other foreign byte.
 _FROM_BASE64URL = bytes.maketrans(b"-_+/=", b"+/***")
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is never valid: a2b_base64 says so)
+# RFC 4648 §3.5: the last character of a canonical encoding leaves its unused low bits zero
+# (4 of them at length % 4 == 2, 2 at length % 4 == 3). Decoders ignore those bits, so a
+# signature would have up to 16 spellings; only the canonical one (what encoders write) passes.
+_CANONICAL_LAST = (None, None, frozenset(b"AQgw"), frozenset(b"AEIMQUYcgkosw048"))
 _new_tuple = tuple.__new__
 _MAX_CACHED_HEADER = 4096  # octets of base64url: an 8192-bit RSA jwk header is about 1.9 k
 NonceChecker = Callable[[str], NonceStatus]
@@ -189,11 +205,24 @@ def _checked_header(segment: bytes, algorithms: frozenset[str], min_rsa_bits: in
     # RFC 7515 §4.1.11: we understand no extension, so any crit must be refused.
     if "crit" in header:
         raise InvalidDPoPProof("DPoP proof has unsupported crit header parameters")
+    # RFC 7797 §3: b64 false means the payload is signed unencoded; RFC 7797 §7 forbids it for
+    # JWTs. Only the default (true) means what this verifier checks.
+    if "b64" in header and header["b64"] is not True:
+        raise InvalidDPoPProof("DPoP proof b64 header parameter is not supported")
+    if not _FOREIGN_KEY_HEADERS.isdisjoint(header):
+        raise InvalidDPoPProof("DPoP proof header names another key than jwk")
+    if not _JWE_HEADERS.isdisjoint(header):
+        raise InvalidDPoPProof("DPoP proof header has JWE parameters")
+    if "kid" in header and type(header["kid"]) is not str:  # RFC 7515 §4.1.4: a string
+        raise InvalidDPoPProof("DPoP proof kid is not a string")
     # Check 7 (a public asymmetric key, of the type the alg needs), before any key is built.
     jwk = check_public_jwk(header.get("jwk"))
     kty, curves = _KEY_TYPES[alg]
     if jwk["kty"] != kty or (curves is not None and jwk["crv"] not in curves):
         raise InvalidDPoPProof("jwk header key type does not match alg")
+    # RFC 7517 §4.4: a key that names its algorithm is for that one only.
+    if "alg" in jwk and jwk["alg"] != alg:
+        raise InvalidDPoPProof("jwk header alg does not match the proof alg")
     return _Header(alg, MappingProxyType(dict(jwk)), jwk_thumbprint(jwk), kty)
 
 
@@ -213,7 +242,7 @@ def _public_key(header: _Header, min_rsa_bits: int) -> Any:
     if header.kty == "RSA":
         if key.key_size < min_rsa_bits:
             raise InvalidDPoPProof("jwk header RSA key is too small")
-        if key.key_size > _MAX_RSA_BITS or key.public_numbers().e >= _MAX_RSA_EXPONENT:
+        if key.key_size > MAX_RSA_BITS:  # check_public_jwk refused it already; kept as a guard
             raise InvalidDPoPProof("jwk header RSA key is too large")
     if header.ecdsa is not None:
         header.size = (key.curve.key_size + 7) // 8
@@ -229,6 +258,9 @@ def _verify_signature(header: _Header, signing_input: bytes, signature_segment: 
     the encoding or of the cryptography, is a refusal (fail closed).
     """
     try:
+        last = _CANONICAL_LAST[len(signature_segment) & 3]
+        if last is not None and signature_segment[-1] not in last:
+            return False
         signature = a2b_base64(
             signature_segment.translate(_FROM_BASE64URL) + _PADDING[len(signature_segment) & 3],
             strict_mode=True,
@@ -319,10 +351,10 @@ def verify_proof(
     if type(htu) is not str or not htu:
         raise InvalidDPoPProof("DPoP proof htu is missing or not a string")
     iat = claims.get("iat")
-    # RFC 7519 §2 NumericDate: a JSON number, not a boolean (bool is not "type(x) is int"); a
-    # float must be finite. An int of any size compares exactly with ``now``: no conversion.
-    if type(iat) is not int and (type(iat) is not float or not math.isfinite(iat)):
-        raise InvalidDPoPProof("DPoP proof iat is missing or not a number")
+    # RFC 7519 §2 NumericDate: a JSON number, not a boolean (bool is not "type(x) is int"), in
+    # range; NaN compares false and the infinities are out of range.
+    if (type(iat) is not int and type(iat) is not float) or not 0 <= iat <= _MAX_NUMERIC_DATE:
+        raise InvalidDPoPProof("DPoP proof iat is missing or not a NumericDate")
     nonce_required = policy.nonce_required
     nonce = claims.get("nonce") if nonce_required else None
     if nonce is not None and type(nonce) is not str:
@@ -334,13 +366,21 @@ def verify_proof(
     # Check 9: the URI, after RFC 3986 syntax- and scheme-based normalization.
     normalized_htu = _normalize_htu(htu)  # htu is a str: the cached worker directly
     if htu != url and normalized_htu != normalize_htu(url):
-        raise InvalidDPoPProof("DPoP proof htu does not match the request URI")
+        # The server's own URL (never a query: normalize_htu drops it), so that an operator can
+        # see what a proxy in front of the server changed (DPOP_HTU_BASE_URL).
+        raise InvalidDPoPProof(
+            f"DPoP proof htu does not match the request URI; expected {normalize_htu(url)}"
+        )
     # Check 11 (§11.1): created within the acceptance window, both ends included. With nonces
     # required a stale proof asks for a fresh nonce once its signature is known good (below).
     skew = policy.clock_skew
     fresh = now - policy.max_age - skew <= iat <= now + skew
     if not fresh and not nonce_required:
         raise InvalidDPoPProof("DPoP proof iat is outside the acceptance window")
+    # RFC 7519 §4.1.4-4.1.5 (MUST NOT accept): optional in a proof, binding when present, with the
+    # same leeway as iat (§4.1.4 allows "some small leeway"). Refused before any cryptography.
+    if "exp" in claims or "nbf" in claims or "aud" in claims:
+        _check_registered_claims(claims, now, skew, url)
     # Check 12a: at a protected resource, ath is the hash of the access token presented.
     if access_token is not None:
         try:
@@ -410,6 +450,49 @@ def verify_proof(
             expires_at,
         ),
     )
+
+
+def _is_numeric_date(value: Any) -> bool:
+    return (type(value) is int or type(value) is float) and 0 <= value <= _MAX_NUMERIC_DATE
+
+
+def _check_registered_claims(claims: Mapping[str, Any], now: float, skew: int, url: str) -> None:
+    """RFC 7519 §4.1.3-4.1.5 on a proof that carries ``exp``, ``nbf`` or ``aud`` (RFC 9449 needs none).
+
+    ``iss`` and ``sub`` have no meaning for a proof (their processing is application specific,
+    RFC 7519 §4.1.1-4.1.2) and are ignored, as node-oidc-provider does.
+    """
+    if "exp" in claims:
+        exp = claims["exp"]
+        if not _is_numeric_date(exp):
+            raise InvalidDPoPProof("DPoP proof exp is not a NumericDate")
+        # §4.1.4: the current time MUST be before exp.
+        if exp <= now - skew:
+            raise InvalidDPoPProof("DPoP proof has expired (exp)")
+    if "nbf" in claims:
+        nbf = claims["nbf"]
+        if not _is_numeric_date(nbf):
+            raise InvalidDPoPProof("DPoP proof nbf is not a NumericDate")
+        # §4.1.5: the current time MUST be after or equal to nbf.
+        if nbf > now + skew:
+            raise InvalidDPoPProof("DPoP proof is not valid yet (nbf)")
+    if "aud" in claims:
+        # §4.1.3: a recipient that does not identify itself with a value of aud MUST reject the
+        # JWT. A proof's recipient is the request URI (htu): it is identified by that URI or its
+        # origin (RFC 6454 §6.2: scheme://host[:port]).
+        aud = claims["aud"]
+        values = [aud] if type(aud) is str else aud
+        if type(values) is not list or not values or not all(type(v) is str for v in values):
+            raise InvalidDPoPProof("DPoP proof aud is not a string or an array of strings")
+        target = normalize_htu(url)
+        origin = target[: target.index("/", target.index("//") + 2)]
+        for value in values:
+            try:
+                if normalize_htu(value) in (target, origin + "/"):
+                    return
+            except InvalidDPoPProof:
+                continue
+        raise InvalidDPoPProof("DPoP proof aud does not name this server")
 
 
 def _check_and_add(store: ReplayStore, key: str, expires_at: int) -> Any:

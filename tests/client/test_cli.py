@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 from django_dpop.client import DPoPKey, compute_ath
-from django_dpop.core import NonceStatus, ProofPolicy, verify_proof
+from django_dpop.core import InvalidDPoPProof, NonceStatus, ProofPolicy, verify_proof
 
 
 def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -231,3 +231,23 @@ def test_undecodable_stdin_is_an_error_not_a_traceback(tmp_path: Path) -> None:
         )
         assert result.returncode == 2, result.stderr
         assert b"Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("alg", ["Ed25519", "Ed448"])
+def test_keygen_fully_specified_eddsa_and_its_proof_verifies(tmp_path: Path, alg: str) -> None:
+    # RFC 9864 §2.2: the key file and every proof carry the fully-specified name.
+    path = tmp_path / "key.json"
+    result = run("keygen", "--alg", alg, "--out", str(path))
+    assert result.returncode == 0, result.stderr
+    jwk = json.loads(path.read_text())
+    assert jwk["alg"] == alg and jwk["crv"] == alg
+    url = "https://rs.example/api"
+    result = run("proof", "--key", str(path), "--method", "GET", "--url", url)
+    assert result.returncode == 0, result.stderr
+    proof = result.stdout.strip()
+    assert jwt.get_unverified_header(proof)["alg"] == alg
+    verified = verify_proof(proof, method="GET", url=url, now=time.time(), policy=ProofPolicy())
+    assert verified.alg == alg and verified.jkt == DPoPKey.from_jwk(jwk).thumbprint
+    refused = ProofPolicy(allowed_algorithms=("EdDSA",))  # the name is not merely an alias
+    with pytest.raises(InvalidDPoPProof, match="alg is not allowed"):
+        verify_proof(proof, method="GET", url=url, now=time.time(), policy=refused)

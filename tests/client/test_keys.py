@@ -10,14 +10,14 @@ import threading
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import RSAAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from django_dpop.client import DPoPKey, InvalidKeyError, load_key
 from django_dpop.core import jwk_thumbprint
 
 
-ALGS = ["ES256", "ES384", "ES512", "EdDSA", "RS256", "PS256"]
+ALGS = ["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "Ed448", "RS256", "PS256"]
 REQUIRED = {"EC": {"kty", "crv", "x", "y"}, "RSA": {"kty", "n", "e"}, "OKP": {"kty", "crv", "x"}}
 
 
@@ -45,7 +45,9 @@ def test_thumbprint_is_rfc7638_of_the_public_key(keys: dict[str, DPoPKey], alg: 
     key = keys[alg]
     # Independent: cryptography's own public numbers, exported by pyjwt, hashed by the core.
     public = key.signing_key.public_key()
-    exported = jwt.PyJWK.from_json(json.dumps(key.public_jwk)).key
+    exported = (
+        OKPAlgorithm.from_jwk(key.public_jwk) if alg.startswith("Ed") else jwt.PyJWK(key.public_jwk).key
+    )
     assert exported.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     ) == public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -82,7 +84,9 @@ def test_pem_round_trip_gives_the_same_thumbprint(keys: dict[str, DPoPKey], alg:
     key = keys[alg]
     pem = key.to_pem()
     assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")
-    reloaded = DPoPKey.from_pem(pem, alg if alg.startswith("PS") else None)
+    # PEM does not record the algorithm: RSA keys infer RS256, Edwards keys EdDSA.
+    explicit = alg.startswith("PS") or alg in ("Ed25519", "Ed448")
+    reloaded = DPoPKey.from_pem(pem, alg if explicit else None)
     assert reloaded.thumbprint == key.thumbprint
     assert reloaded.alg == alg
     assert DPoPKey.from_pem(pem.decode()).thumbprint == key.thumbprint
@@ -256,3 +260,25 @@ def test_shared_key_signs_from_many_threads(keys: dict[str, DPoPKey]) -> None:
     public = jwt.PyJWK(key.public_jwk, algorithm="ES256").key
     jtis = {jwt.decode(p, public, algorithms=["ES256"])["jti"] for p in proofs}
     assert len(jtis) == 400
+
+
+@pytest.mark.parametrize(("alg", "curve"), [("Ed25519", "Ed25519"), ("Ed448", "Ed448"), ("EdDSA", "Ed25519")])
+def test_fully_specified_eddsa_names(alg: str, curve: str) -> None:
+    # RFC 9864 §2.2: Ed25519 / Ed448 name the curve; EdDSA stays available (an Ed25519 key).
+    key = DPoPKey.generate(alg)
+    assert key.alg == alg and key.public_jwk["crv"] == curve
+    assert DPoPKey(key.signing_key, "EdDSA").alg == "EdDSA"  # the same key under the old name
+    assert DPoPKey(key.signing_key).alg == "EdDSA"  # inferred: what every EdDSA server accepts
+
+
+def test_fully_specified_eddsa_name_must_fit_the_curve() -> None:
+    with pytest.raises(InvalidKeyError, match="Ed25519 key cannot sign Ed448"):
+        DPoPKey(ed25519.Ed25519PrivateKey.generate(), "Ed448")
+    with pytest.raises(InvalidKeyError, match="Ed448 key cannot sign Ed25519"):
+        DPoPKey(ed448.Ed448PrivateKey.generate(), "Ed25519")
+    with pytest.raises(InvalidKeyError, match="cannot sign Ed25519"):
+        DPoPKey(ec.generate_private_key(ec.SECP256R1()), "Ed25519")
+    jwk = DPoPKey.generate("Ed448").to_jwk()
+    with pytest.raises(InvalidKeyError):
+        DPoPKey.from_jwk({**jwk, "alg": "Ed25519"})
+    assert DPoPKey.from_jwk(jwk).alg == "Ed448"  # control

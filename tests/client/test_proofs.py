@@ -10,12 +10,13 @@ from typing import Any
 
 import jwt
 import pytest
+from jwt.algorithms import OKPAlgorithm
 
 from django_dpop.client import DPoPKey, InvalidProofInput, compute_ath, create_proof, dpop_headers, proof_htu
 from django_dpop.core import InvalidDPoPProof, ProofPolicy, verify_proof
 
 
-ALGS = ["ES256", "ES384", "ES512", "EdDSA", "RS256", "PS256"]
+ALGS = ["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "Ed448", "RS256", "PS256"]
 POLICY = ProofPolicy()
 
 
@@ -27,6 +28,14 @@ def keys() -> dict[str, DPoPKey]:
 def independent_decode(proof: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Verify with pyjwt alone, using the key from the proof's header (RFC 9449 §4.3 check 6)."""
     header = jwt.get_unverified_header(proof)
+    if header["alg"] in ("Ed25519", "Ed448"):
+        # RFC 9864 §2.2: pyjwt (<= 2.15) knows these only as EdDSA on the key's curve.
+        assert header["jwk"]["crv"] == header["alg"]
+        key = OKPAlgorithm.from_jwk(header["jwk"])
+        claims = jwt.decode(proof, key=key, algorithms=["EdDSA"], options={"verify_signature": False})
+        signing_input, _, signature = proof.rpartition(".")
+        assert OKPAlgorithm().verify(signing_input.encode(), key, base64.urlsafe_b64decode(signature + "=="))
+        return header, claims
     claims = jwt.decode(proof, key=jwt.PyJWK(header["jwk"]).key, algorithms=[header["alg"]])
     return header, claims
 

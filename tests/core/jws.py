@@ -18,6 +18,9 @@ from tests.factories import TestKey
 
 
 _ALGORITHMS = get_default_algorithms()
+# RFC 9864 §2.2: pyjwt (<= 2.15) signs Ed25519 / Ed448 as EdDSA on the key's curve.
+for _name in ("Ed25519", "Ed448"):
+    _ALGORITHMS.setdefault(_name, _ALGORITHMS["EdDSA"])
 
 
 def b64(data: bytes | str) -> str:

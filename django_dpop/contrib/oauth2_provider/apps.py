@@ -20,11 +20,12 @@ class DPoPOAuth2ProviderConfig(AppConfig):
         register(Tags.security)(check_sessions)
         if not apps.is_installed("oauth2_provider"):
             return  # the checks below import DOT; check_installed_apps says it is missing
-        from .checks import check_oauth2_classes, check_par, check_urls
+        from .checks import check_jwt_access_tokens, check_oauth2_classes, check_par, check_urls
 
         register(Tags.security)(check_oauth2_classes)
         register(Tags.urls)(check_urls)
         register(Tags.security)(check_par)
+        register(Tags.security)(check_jwt_access_tokens)
         if apps.is_installed("rest_framework"):
             from ..rest_framework.checks import check_default_authentication_classes, check_dot_base
 

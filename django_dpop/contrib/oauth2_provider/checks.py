@@ -151,3 +151,97 @@ def _resolved(name: str) -> Any:
 def _serves(name: str, view: type) -> bool:
     view_class = _resolved(name)
     return isinstance(view_class, type) and issubclass(view_class, view)
+
+
+#: Longest access-token lifetime (seconds) that W010 lets pass with JWT access tokens.
+JWT_ACCESS_TOKEN_MAX_LIFETIME = 3600
+
+
+def _valid_audience(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value)
+    return isinstance(value, list | tuple) and bool(value) and all(isinstance(v, str) and v for v in value)
+
+
+def check_jwt_access_tokens(**kwargs: Any) -> list[CheckMessage]:
+    """JWT access tokens (RFC 9068) from DOT: refresh tokens opaque, a key, an audience."""
+    from ...conf import conf
+    from . import jwt_tokens
+
+    try:
+        enabled = jwt_tokens.is_enabled()
+        refresh_generator = oauth2_settings.REFRESH_TOKEN_GENERATOR
+    except ImportError:
+        return []  # E003 reports the broken import
+    if not enabled:
+        return []
+    messages: list[CheckMessage] = []
+    if refresh_generator is None or refresh_generator is jwt_tokens.generate_access_token:
+        messages.append(
+            Error(
+                "ACCESS_TOKEN_GENERATOR issues JWT access tokens but REFRESH_TOKEN_GENERATOR is not set: "
+                "oauthlib then makes every refresh token a JWT too.",
+                hint="Set OAUTH2_PROVIDER['REFRESH_TOKEN_GENERATOR'] to "
+                "'django_dpop.contrib.oauth2_provider.jwt_tokens.generate_refresh_token'.",
+                id="django_dpop_oauth2.E015",
+            )
+        )
+    keys = [oauth2_settings.OIDC_RSA_PRIVATE_KEY, *(oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE or ())]
+    if not keys[0]:
+        messages.append(
+            Error(
+                "JWT access tokens need a signing key: OAUTH2_PROVIDER['OIDC_RSA_PRIVATE_KEY'] is empty.",
+                hint="Set OIDC_RSA_PRIVATE_KEY to an RSA private key in PEM (2048 bits or more).",
+                id="django_dpop_oauth2.E016",
+            )
+        )
+    else:
+        for index, pem in enumerate(keys):
+            try:
+                key = jwt_tokens.jwk_from_pem(pem)
+                usable = key.get("kty") == "RSA" and key.has_private
+            except Exception:
+                usable = False
+            if not usable:
+                which = (
+                    "OIDC_RSA_PRIVATE_KEY" if index == 0 else f"OIDC_RSA_PRIVATE_KEYS_INACTIVE[{index - 1}]"
+                )
+                messages.append(
+                    Error(
+                        f"OAUTH2_PROVIDER['{which}'] is not an RSA private key in PEM.",
+                        hint="DOT signs and publishes RS256 keys only.",
+                        id="django_dpop_oauth2.E016",
+                    )
+                )
+    audience = conf.DPOP_JWT_ACCESS_TOKEN_AUDIENCE
+    if not _valid_audience(audience):
+        messages.append(
+            Error(
+                f"DPOP_JWT_ACCESS_TOKEN_AUDIENCE ({audience!r}) is not a non-empty string or list of strings.",
+                hint="RFC 9068 requires aud: the identifier of your API, used when a token request "
+                "names no RFC 8707 resource.",
+                id="django_dpop_oauth2.E017",
+            )
+        )
+    if not oauth2_settings.OIDC_ENABLED:
+        messages.append(
+            Warning(
+                "JWT access tokens are issued but OIDC_ENABLED is False: DOT serves no JWKS "
+                "(/.well-known/jwks.json) and the metadata has no jwks_uri.",
+                hint="Set OAUTH2_PROVIDER['OIDC_ENABLED'] = True, or give resource servers the public "
+                "keys statically.",
+                id="django_dpop_oauth2.W009",
+            )
+        )
+    lifetime = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    if isinstance(lifetime, int | float) and lifetime > JWT_ACCESS_TOKEN_MAX_LIFETIME:
+        messages.append(
+            Warning(
+                f"JWT access tokens live {lifetime} s: revoking one at this server does not reach the "
+                "resource servers that verify it locally.",
+                hint=f"Keep ACCESS_TOKEN_EXPIRE_SECONDS at {JWT_ACCESS_TOKEN_MAX_LIFETIME} or less "
+                "and use refresh tokens.",
+                id="django_dpop_oauth2.W010",
+            )
+        )
+    return messages

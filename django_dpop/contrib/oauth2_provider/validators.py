@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 import requests
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
@@ -81,6 +82,16 @@ def _same_key(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return a is b
     return constant_time_compare(a, b)
+
+
+def _is_access_token_jwt(token: str) -> bool:
+    """True when ``token``'s (unverified) JWS header says ``typ: at+jwt`` (RFC 9068 §2.1)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        return False
+    typ = header.get("typ")
+    return isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt")
 
 
 @contextmanager
@@ -345,6 +356,18 @@ class DPoPValidatorMixin:
         request.oauth2_error = OrderedDict([("error", "invalid_token"), ("error_description", description)])
         request.access_token = None
         return False
+
+    def validate_jwt_bearer_token(self, token: str, scopes: list[str], request: Any) -> bool:
+        """Route a JWT access token (RFC 9068 ``typ: at+jwt``) to :meth:`validate_bearer_token`.
+
+        oauthlib's OpenID Connect server hands every token that looks like a JWT to this method
+        (``JWTToken.estimate_type`` outbids Bearer), where DOT checks it as an ID token, so every
+        JWT access token was refused on DOT's resource surfaces. ``typ`` only routes: the token
+        must still be a stored, valid access token, with its binding checked.
+        """
+        if _is_access_token_jwt(token):
+            return self.validate_bearer_token(token, scopes, request)
+        return super().validate_jwt_bearer_token(token, scopes, request)  # type: ignore[misc]
 
     def _get_token_from_authentication_server(
         self,

@@ -154,6 +154,7 @@ def test_remote_unbinding_is_cached(client: Client, remote: Any) -> None:
 def test_server_metadata(client: Client, settings: Any) -> None:
     body = json.loads(client.get("/o/.well-known/oauth-authorization-server").content)
     assert body["dpop_signing_alg_values_supported"] == list(conf.DPOP_ALLOWED_ALGORITHMS)
+    assert {"Ed25519", "Ed448", "EdDSA"} <= set(body["dpop_signing_alg_values_supported"])  # RFC 9864
     assert body["token_endpoint"] == "http://testserver/o/token/"
     settings.DPOP_ALLOWED_ALGORITHMS = ["ES256", "EdDSA"]
     response = client.get("/o/.well-known/oauth-authorization-server")

@@ -150,9 +150,15 @@ def test_no_proof_gives_a_bearer_token(client: Client, grant: Grant) -> None:
     ("proof_kwargs", "reason"),
     [
         ({"claims": {"htm": "GET"}}, "htm"),
-        ({"claims": {"htu": "http://testserver/o/authorize/"}}, "htu"),
+        # The refusal names the URI the server expected (what an operator needs to fix a proxy).
+        (
+            {"claims": {"htu": "http://testserver/o/authorize/"}},
+            "htu does not match the request URI; expected http://testserver/o/token/",
+        ),
         ({"iat": 1_000_000_000}, "iat"),
         ({"headers": {"typ": "JWT"}}, "typ"),
+        ({"claims": {"exp": 1_000_000_000}}, "expired"),  # RFC 7519 §4.1.4
+        ({"claims": {"nbf": 4_000_000_000}}, "not valid yet"),  # RFC 7519 §4.1.5
     ],
 )
 def test_invalid_proof_is_refused(
@@ -161,7 +167,7 @@ def test_invalid_proof_is_refused(
     data = grant.prepare()
     response = post_token(client, grant.app, data, proof=token_proof(key, **proof_kwargs))
     body = _assert_error(response, 400, "invalid_dpop_proof")
-    assert body["error_description"]
+    assert reason in body["error_description"]
     assert not AccessTokenBinding.objects.exists()
     # The grant was not consumed: a good proof still succeeds.
     assert json.loads(post_token(client, grant.app, data, key=key).content)["token_type"] == "DPoP"

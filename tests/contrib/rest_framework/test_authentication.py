@@ -199,6 +199,28 @@ def test_query_string_is_not_part_of_htu(client, key, make_token):
     assert response.status_code == 200, response.content
 
 
+def test_htu_mismatch_challenge_names_the_expected_uri_without_query(client, key, make_token):
+    # The operator sees what the server expected (e.g. behind a proxy: set DPOP_HTU_BASE_URL).
+    token = make_token(jkt=key.jkt)
+    proof = make_proof(key, "GET", "https://public.example/api/me/", access_token=token.token)
+    response = dpop_get(client, token, proof, URL + "?secret=s3cr3t")
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert 'error="invalid_dpop_proof"' in challenge
+    assert f'error_description="DPoP proof htu does not match the request URI; expected {URL}"' in challenge
+    assert "s3cr3t" not in challenge
+
+
+def test_expired_proof_is_refused_at_the_resource(client, key, make_token):
+    # RFC 7519 §4.1.4: exp, when present, binds (with DPOP_CLOCK_SKEW leeway).
+    token = make_token(jkt=key.jkt)
+    expired = make_proof(key, "GET", URL, access_token=token.token, claims={"exp": int(time.time()) - 61})
+    response = dpop_get(client, token, expired)
+    assert response.status_code == 401 and challenge_error(response) == "invalid_dpop_proof"
+    fresh = make_proof(key, "GET", URL, access_token=token.token, claims={"exp": int(time.time()) + 30})
+    assert dpop_get(client, token, fresh).status_code == 200
+
+
 def test_client_credentials_token_has_no_user(client, key, make_token):
     token = make_token(jkt=key.jkt, user=None)
     response = dpop_get(client, token, make_proof(key, "GET", URL, access_token=token.token))
