@@ -158,6 +158,7 @@ def configure(db: str, replay_store: str) -> None:
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
                 "LOCATION": REDIS_URL,
                 "KEY_PREFIX": f"dpop-bench-jwt-{os.getpid()}",
+                "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
             },
         },
         REST_FRAMEWORK={"DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]},
@@ -289,9 +290,9 @@ def create_dot_jwt(key: Any) -> tuple[str, JWKSServer]:
     from django.conf import settings
     from django.test import RequestFactory, override_settings
     from oauth2_provider.models import get_application_model
-    from oauth2_provider.views.oidc import JwksInfoView
 
     from django_dpop.client import create_proof
+    from django_dpop.contrib.oauth2_provider.compat import JwksInfoView
     from django_dpop.contrib.oauth2_provider.views import DPoPTokenView
     from django_dpop.tokens.jwt import reset_settings
 
@@ -512,6 +513,13 @@ def report(args: argparse.Namespace) -> None:
     dot_jwt, dot_jwks = create_dot_jwt(key)
     cases = ["noauth", "bearer", "dpop", "jwt-db"] + (["jwt-redis"] if redis_available() else [])
     cases += ["dotjwt", "dotjwt-dot"]
+    if "jwt-redis" in cases:
+        from django.core.cache import caches
+
+        from django_dpop.storage import CacheReplayStore
+
+        # As for --replay-store redis: a store that has remembered since before the proofs.
+        caches["redis"].set(CacheReplayStore.MARKER_KEY, 0, 600)
     print(
         f"database={args.db} replay_store={args.replay_store} lookup={args.lookup} "
         f"clock={args.clock} rounds={args.repeat}x{args.number} requests"

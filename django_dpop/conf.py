@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
@@ -35,6 +35,48 @@ DEFAULT_JWT_ALGORITHMS: tuple[str, ...] = (
     "ES512",
     "EdDSA",
 )
+
+
+_MISSING = object()
+
+
+class _SettingsSnapshot:
+    """Django's settings as this module reads them: each name looked up once, then remembered.
+
+    A protected request reads about ten ``DPOP_*`` settings, most of them unset (their defaults
+    apply), and every read of an unset name walks Django's settings chain to an AttributeError.
+    Here a value, or its absence, is remembered for as long as Django's settings object stays
+    the same one: ``override_settings`` (and pytest-django's ``settings``, deletions included)
+    swaps that object on enter and exit, and ``setting_changed`` forgets too. So reads stay live
+    under overrides; only a value assigned to ``django.conf.settings`` at runtime outside them
+    (which Django does not support either) is not seen.
+    """
+
+    __slots__ = ("_source", "_values")
+
+    def __init__(self) -> None:
+        self.forget()
+
+    def __getattr__(self, name: str) -> Any:
+        source = django_settings._wrapped
+        if source is not self._source:
+            self._values = {}
+            self._source = source
+        values = self._values
+        try:
+            value = values[name]
+        except KeyError:
+            value = values[name] = getattr(django_settings, name, _MISSING)
+        if value is _MISSING:
+            raise AttributeError(name)
+        return value
+
+    def forget(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._source: Any = None
+
+
+settings = _SettingsSnapshot()
 
 
 class Settings:
@@ -290,6 +332,7 @@ _RESOLVED: dict[str, tuple[Any, ...]] = {}
 
 
 def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    settings.forget()
     if setting in ("DPOP_TOKEN_VALIDATORS", "INSTALLED_APPS"):
         _RESOLVED.clear()
 

@@ -11,9 +11,11 @@ import time
 from django.http import HttpRequest
 
 from . import conf as _conf
-from .core.errors import StoreUnavailable, UseDPoPNonce
+from . import events
+from .core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
 from .core.proof import VerifiedProof, verify_proof
 from .http import expected_htu, get_proof
+from .signals import ENDPOINT_RESOURCE, ENDPOINT_TOKEN
 
 
 # Nonce purposes (RFC 9449 §9: a nonce of the authorization server is no good at a resource).
@@ -22,40 +24,61 @@ RESOURCE = "resource"
 
 
 def verify_request_proof(
-    request: HttpRequest, *, purpose: str, access_token: str | None = None
+    request: HttpRequest, *, purpose: str, access_token: str | None = None, endpoint: str | None = None
 ) -> VerifiedProof:
     """Run every check of RFC 9449 §4.3 (and replay detection) on ``request``'s ``DPoP`` header.
 
     Raises the core's errors; a :class:`UseDPoPNonce` carries the fresh nonce to send back.
+    ``endpoint`` (``"token"``, ``"par"``, ``"resource"``; default from ``purpose``) is the kind
+    the signals and log lines of :mod:`django_dpop.events` report.
     """
+    if endpoint is None:
+        endpoint = ENDPOINT_RESOURCE if purpose == RESOURCE else ENDPOINT_TOKEN
     policy = _conf.proof_policy()
+    now = time.time()
+    proof = get_proof(request)
     try:
-        nonces = _conf.nonce_store() if policy.nonce_required else None
-        replay_store = _conf.replay_store()
-    except Exception as exc:  # a store that cannot even be built refuses too (fail closed)
-        raise StoreUnavailable() from exc
-    try:
-        return verify_proof(
-            get_proof(request),
-            method=request.method or "",
-            url=expected_htu(request),
-            now=time.time(),
-            policy=policy,
-            access_token=access_token,
-            nonce_checker=(lambda nonce: nonces.check(nonce, purpose)) if nonces is not None else None,
-            replay_store=replay_store,
-        )
-    except UseDPoPNonce as exc:
-        exc.nonce = issue_nonce(purpose)
+        try:
+            nonces = _conf.nonce_store() if policy.nonce_required else None
+        except Exception as exc:  # a store that cannot even be built refuses too (fail closed)
+            raise StoreUnavailable(store="nonce") from exc
+        try:
+            replay_store = _conf.replay_store()
+        except Exception as exc:
+            raise StoreUnavailable(store="replay") from exc
+        try:
+            verified = verify_proof(
+                proof,
+                method=request.method or "",
+                url=expected_htu(request),
+                now=now,
+                policy=policy,
+                access_token=access_token,
+                nonce_checker=(lambda nonce: nonces.check(nonce, purpose)) if nonces is not None else None,
+                replay_store=replay_store,
+            )
+        except UseDPoPNonce as exc:
+            exc.nonce = issue_nonce(purpose, request=request, endpoint=endpoint)
+            raise
+    except DPoPError as exc:
+        events.rejected(request, endpoint, exc, proof, now, lambda: expected_htu(request))
         raise
+    events.accepted(request, endpoint, verified.alg, verified.claims["iat"], now)
+    return verified
 
 
-def issue_nonce(purpose: str) -> str:
+def issue_nonce(purpose: str, *, request: HttpRequest | None = None, endpoint: str | None = None) -> str:
     """Return the current nonce for ``purpose``; a failing store refuses (fail closed)."""
     try:
         return _conf.nonce_store().issue(purpose)
     except Exception as exc:
-        raise StoreUnavailable() from exc
+        error = StoreUnavailable(store="nonce")
+        error.__cause__ = exc
+        if request is None:  # inside verify_request_proof the refusal reports it
+            events.failed_store(
+                None, endpoint or (ENDPOINT_RESOURCE if purpose == RESOURCE else ENDPOINT_TOKEN), error
+            )
+        raise error from exc
 
 
 def next_nonce(proof: VerifiedProof, purpose: str) -> str | None:

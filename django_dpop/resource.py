@@ -26,6 +26,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from . import events
 from .conf import conf, token_validators
 from .core.binding import jkt_matches
 from .core.challenge import build_challenge
@@ -33,6 +34,7 @@ from .core.errors import DPoPError, InvalidRequest, InvalidToken, StoreUnavailab
 from .core.proof import VerifiedProof
 from .http import get_proof
 from .proofs import RESOURCE, response_nonce, verify_request_proof
+from .signals import ENDPOINT_RESOURCE
 from .tokens.base import AccessTokenValidator, ValidatedToken
 
 
@@ -116,8 +118,21 @@ def validate_token(
     None from every validator: ``InvalidToken`` (``InvalidBearerToken`` for the Bearer scheme).
     A validator's ``DPoPError`` (``InvalidToken``, ``StoreUnavailable``) propagates; any other
     exception, or an answer that is not a :class:`ValidatedToken`, fails closed as
-    ``StoreUnavailable`` (503, logged): never a 500 and never an acceptance.
+    ``StoreUnavailable`` (503, logged, signal ``store_failed`` with ``store="token"``): never a
+    500 and never an acceptance.
     """
+    try:
+        return _validate_token(request, token, scheme=scheme, validators=validators)
+    except StoreUnavailable as exc:
+        if exc.store is None:
+            exc.store = "token"
+        events.failed_store(request, ENDPOINT_RESOURCE, exc)
+        raise
+
+
+def _validate_token(
+    request: HttpRequest, token: str, *, scheme: str, validators: Validators = None
+) -> ValidatedToken:
     for validator in _resolve(validators):
         try:
             result = validator.validate(request, token, scheme=scheme)
@@ -149,8 +164,11 @@ def verify_dpop_token(
     proof = verify_request_proof(request, purpose=RESOURCE, access_token=token)
     validated = validate_token(request, token, scheme=DPOP_SCHEME, validators=validators)
     if validated.jkt is None:
+        logger.debug("DPoP request refused: endpoint=resource reason=unbound_token error=invalid_token")
         raise InvalidToken("The access token is not DPoP-bound")
     if not jkt_matches(validated.jkt, proof.jkt):
+        # RFC 9449 §4.3 check 12b: the proof itself was good (proof_accepted was sent).
+        logger.info("DPoP request refused: endpoint=resource reason=binding error=invalid_token")
         raise InvalidToken("Invalid DPoP key binding")
     return validated, proof
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.db import IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.constants import OnConflict
@@ -181,11 +181,18 @@ class CacheReplayStore:
     def _add(self, cache: Any, key: str, timeout: int) -> tuple[bool, float | None]:
         """``add`` the proof's key, then read the marker: (added, since or None)."""
         if isinstance(cache, RedisCache):
-            client = cache._cache.get_client(write=True)
-            pipe = client.pipeline(transaction=False)
-            pipe.set(cache.make_and_validate_key(key), 1, ex=timeout, nx=True)
-            pipe.get(cache.make_and_validate_key(self.MARKER_KEY))
-            added, since = pipe.execute()
+            commands = (
+                ("SET", cache.make_and_validate_key(key), 1, "EX", timeout, "NX"),
+                ("GET", cache.make_and_validate_key(self.MARKER_KEY)),
+            )
+            pool = _write_pool(cache)
+            if pool is None:  # a custom client class: through its own client, as Django does
+                pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
+                for command in commands:
+                    pipe.execute_command(*command)
+                added, since = pipe.execute()
+            else:
+                added, since = _pipelined(pool, commands)
             return bool(added), _since(since)
         if not cache.add(key, 1, timeout):
             return False, None
@@ -203,6 +210,43 @@ class CacheReplayStore:
         if since is None:  # a cache that keeps nothing: it cannot detect replays either
             raise StoreUnavailable("DPoP replay cache keeps no state")
         return since
+
+
+def _write_pool(cache: RedisCache) -> Any:
+    """The redis-py connection pool Django's ``RedisCache`` writes to, or None for a custom client.
+
+    Django's ``RedisCacheClient.get_client`` builds a new ``redis.Redis`` on every call (about
+    as costly as the round trip itself), and a redis-py pipeline adds its own layers. The store
+    only needs the pool, which redis-py makes thread-safe and resets in a forked child. A client
+    class that overrides how clients or pools are chosen (sharding, say) gets None.
+    """
+    backend = cache._cache
+    cls = type(backend)
+    if (
+        cls.get_client is not RedisCacheClient.get_client
+        or cls._get_connection_pool is not RedisCacheClient._get_connection_pool
+    ):
+        return None
+    return backend._get_connection_pool(True)
+
+
+def _pipelined(pool: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    """Send ``commands`` in one round trip on a pooled connection; return their raw replies.
+
+    What a redis-py pipeline (``transaction=False``) does, minus its retries: any error (a
+    connection refused, a socket timeout, an error reply) propagates, and the caller refuses
+    (fail closed). On any error the connection is dropped, so that no half-read reply can reach
+    the next command sent on it.
+    """
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command(connection.pack_commands(commands))
+        return [connection.read_response() for _ in commands]
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
 
 
 def _since(value: Any) -> float | None:

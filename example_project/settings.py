@@ -150,4 +150,5 @@ if os.environ.get("DPOP_DEMO_INTROSPECTION_URL"):
     DPOP_INTROSPECTION_CLIENT_SECRET = os.environ.get("DPOP_DEMO_INTROSPECTION_CLIENT_SECRET")
     DPOP_INTROSPECTION_ALLOW_HTTP = DPOP_INTROSPECTION_URL.startswith("http://")  # local demo only
 
-DPOP_TOKEN_VALIDATORS = _demo_validators
+if len(_demo_validators) > 1:  # otherwise the default (DOT's validator) applies
+    DPOP_TOKEN_VALIDATORS = _demo_validators

@@ -83,6 +83,7 @@ def test_sdist_holds_no_tests_and_builds_the_same_package(dist: Path) -> None:
     [
         ("django_dpop.client.httpx_auth", "httpx", "httpx"),
         ("django_dpop.client.requests_auth", "requests", "requests"),
+        ("django_dpop.contrib.prometheus", "prometheus_client", "prometheus"),
     ],
 )
 def test_optional_extra_import_names_the_extra(module: str, blocked: str, extra: str) -> None:

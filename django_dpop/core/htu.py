@@ -51,7 +51,7 @@ def normalize_htu(url: str) -> str:
     information raises :class:`InvalidDPoPProof`; so does any value that is not a string.
     """
     if not isinstance(url, str):
-        raise InvalidDPoPProof("htu is not a valid URI")
+        raise InvalidDPoPProof("htu is not a valid URI", reason="htu")
     return _normalize(url)
 
 
@@ -59,21 +59,21 @@ def normalize_htu(url: str) -> str:
 def _normalize(url: str) -> str:
     # Cached: a resource server sees the same few URLs over and over.
     if not url or len(url) > MAX_URL_LENGTH or _BAD_CHARS.search(url):
-        raise InvalidDPoPProof("htu is not a valid URI")
+        raise InvalidDPoPProof("htu is not a valid URI", reason="htu")
     try:
         parts = urlsplit(url)
         netloc = parts.netloc
         if not netloc.isascii():  # Python's int() would read non-ASCII digits in a port
-            raise InvalidDPoPProof("htu host is not ASCII")
+            raise InvalidDPoPProof("htu host is not ASCII", reason="htu")
         port = parts.port
         host = parts.hostname
     except ValueError:
-        raise InvalidDPoPProof("htu is not a valid URI") from None
+        raise InvalidDPoPProof("htu is not a valid URI", reason="htu") from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not host:
-        raise InvalidDPoPProof("htu is not an absolute http(s) URI")
+        raise InvalidDPoPProof("htu is not an absolute http(s) URI", reason="htu")
     if parts.username is not None or parts.password is not None:
-        raise InvalidDPoPProof("htu must not contain user information")
+        raise InvalidDPoPProof("htu must not contain user information", reason="htu")
     if "%" in host:
         host = _PERCENT.sub(_normalize_percent, host).lower()
     if netloc.startswith("["):  # an IP literal (RFC 3986 §3.2.2) keeps its brackets
@@ -84,7 +84,7 @@ def _normalize(url: str) -> str:
         try:
             path = quote(path, safe=_PATH_SAFE, encoding="utf-8", errors="strict")
         except UnicodeEncodeError:  # a lone surrogate
-            raise InvalidDPoPProof("htu is not a valid URI") from None
+            raise InvalidDPoPProof("htu is not a valid URI", reason="htu") from None
     if "%" in path:
         path = _PERCENT.sub(_normalize_percent, path)
     path = _remove_dot_segments(path) if path else "/"

@@ -85,23 +85,23 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     Raises :class:`InvalidDPoPProof` for anything that is not a JWK of a supported key type.
     """
     if not isinstance(jwk, Mapping):
-        raise InvalidDPoPProof("jwk is not a JSON object")
+        raise InvalidDPoPProof("jwk is not a JSON object", reason="jwk")
     kty = jwk.get("kty")
     members = THUMBPRINT_MEMBERS.get(kty) if isinstance(kty, str) else None
     if members is None:
-        raise InvalidDPoPProof("jwk has an unsupported key type")
+        raise InvalidDPoPProof("jwk has an unsupported key type", reason="jwk")
     required: dict[str, str] = {}
     for name in members:
         value = jwk.get(name)
         if not isinstance(value, str) or not value:
-            raise InvalidDPoPProof(f"jwk member {name!r} is missing or not a string")
+            raise InvalidDPoPProof(f"jwk member {name!r} is missing or not a string", reason="jwk")
         required[name] = value
     canonical = json.dumps(required, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
     try:
         # RFC 7638 §3: the UTF-8 octets of the JSON; a lone surrogate (JSON "\ud800") has none.
         octets = canonical.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidDPoPProof("jwk member is not valid Unicode") from None
+        raise InvalidDPoPProof("jwk member is not valid Unicode", reason="jwk") from None
     return base64url_encode(hashlib.sha256(octets).digest()).decode("ascii")
 
 
@@ -117,26 +117,26 @@ def check_public_jwk(jwk: object) -> Mapping[str, Any]:
     (:data:`FOREIGN_KEY_MEMBERS`).
     """
     if not isinstance(jwk, Mapping):
-        raise InvalidDPoPProof("jwk header is not a JSON object")
+        raise InvalidDPoPProof("jwk header is not a JSON object", reason="jwk")
     kty = jwk.get("kty")
     if not isinstance(kty, str) or kty not in THUMBPRINT_MEMBERS:
-        raise InvalidDPoPProof("jwk header is not an asymmetric public key")
+        raise InvalidDPoPProof("jwk header is not an asymmetric public key", reason="jwk")
     if not PRIVATE_MEMBERS.isdisjoint(jwk):
-        raise InvalidDPoPProof("jwk header contains a private key")
+        raise InvalidDPoPProof("jwk header contains a private key", reason="jwk")
     for name in THUMBPRINT_MEMBERS[kty]:
         value = jwk.get(name)
         if not isinstance(value, str) or not value:
-            raise InvalidDPoPProof(f"jwk header member {name!r} is missing or not a string")
+            raise InvalidDPoPProof(f"jwk header member {name!r} is missing or not a string", reason="jwk")
         if name in _KEY_MATERIAL and not _is_canonical_base64url(value):
-            raise InvalidDPoPProof(f"jwk header member {name!r} is not base64url")
+            raise InvalidDPoPProof(f"jwk header member {name!r} is not base64url", reason="jwk")
     if not FOREIGN_KEY_MEMBERS.isdisjoint(jwk):
-        raise InvalidDPoPProof("jwk header carries a certificate or key URL")
+        raise InvalidDPoPProof("jwk header carries a certificate or key URL", reason="jwk")
     if "use" in jwk and jwk["use"] != "sig":
-        raise InvalidDPoPProof("jwk header use is not sig")
+        raise InvalidDPoPProof("jwk header use is not sig", reason="jwk")
     if "key_ops" in jwk:
         key_ops = jwk["key_ops"]
         if type(key_ops) is not list or "verify" not in key_ops or not all(type(op) is str for op in key_ops):
-            raise InvalidDPoPProof("jwk header key_ops does not allow verify")
+            raise InvalidDPoPProof("jwk header key_ops does not allow verify", reason="jwk")
     _check_key_material(jwk)
     return jwk
 
@@ -157,38 +157,38 @@ def _check_key_material(jwk: Mapping[str, Any]) -> None:
         # RFC 7518 §6.3.1.1-6.3.1.2: n and e are the minimal big-endian octets of the integer
         # ("AAEAAQ" is 65537 under another thumbprint, as is n with a leading zero octet).
         if n[0] == 0 or e[0] == 0:
-            raise InvalidDPoPProof("jwk header RSA member is not minimally encoded")
+            raise InvalidDPoPProof("jwk header RSA member is not minimally encoded", reason="jwk")
         # A modulus is odd and at most MAX_RSA_BITS; FIPS 186-5 §5.4 (e): 2**16 < e < 2**256, odd.
         if not n[-1] & 1 or len(n) * 8 > MAX_RSA_BITS:
-            raise InvalidDPoPProof("jwk header RSA modulus is not a valid modulus")
+            raise InvalidDPoPProof("jwk header RSA modulus is not a valid modulus", reason="jwk")
         exponent = int.from_bytes(e, "big")
         if not exponent & 1 or not _MIN_RSA_EXPONENT < exponent < _MAX_RSA_EXPONENT:
-            raise InvalidDPoPProof("jwk header RSA exponent is not acceptable")
+            raise InvalidDPoPProof("jwk header RSA exponent is not acceptable", reason="jwk")
         return
     crv = jwk["crv"]
     if kty == "EC":
         field = EC_CURVES.get(crv)
         if field is None:
-            raise InvalidDPoPProof("jwk header EC curve is not supported")
+            raise InvalidDPoPProof("jwk header EC curve is not supported", reason="jwk")
         size, prime = field
         # RFC 7518 §6.2.1.2-6.2.1.3: each coordinate is exactly the field size in octets, and
         # an integer below the field prime: x + p would be the same point, another thumbprint.
         for name in ("x", "y"):
             octets = _octets(jwk[name])
             if len(octets) != size or int.from_bytes(octets, "big") >= prime:
-                raise InvalidDPoPProof(f"jwk header member {name!r} is not a {crv} coordinate")
+                raise InvalidDPoPProof(f"jwk header member {name!r} is not a {crv} coordinate", reason="jwk")
         return
     okp = OKP_CURVES.get(crv)  # kty == "OKP"
     if okp is None:
-        raise InvalidDPoPProof("jwk header OKP curve is not a signature curve")
+        raise InvalidDPoPProof("jwk header OKP curve is not a signature curve", reason="jwk")
     size, prime, small_order = okp
     x = _octets(jwk["x"])
     if len(x) != size:
-        raise InvalidDPoPProof(f"jwk header member 'x' is not an {crv} public key")
+        raise InvalidDPoPProof(f"jwk header member 'x' is not an {crv} public key", reason="jwk")
     # RFC 8032 §5.1.3 / §5.2.3 decoding, step 1: clear the sign bit (the top bit of the last
     # octet), the rest is y, and y >= p "fails": one key, one encoding.
     y = int.from_bytes(x, "little") & ~(1 << (8 * size - 1))
     if y >= prime:
-        raise InvalidDPoPProof(f"jwk header member 'x' is not a canonical {crv} encoding")
+        raise InvalidDPoPProof(f"jwk header member 'x' is not a canonical {crv} encoding", reason="jwk")
     if y in small_order:
-        raise InvalidDPoPProof(f"jwk header {crv} key has small order")
+        raise InvalidDPoPProof(f"jwk header {crv} key has small order", reason="jwk")

@@ -174,9 +174,11 @@ def _json_object(segment: bytes, what: str) -> dict[str, Any]:
         except (ValueError, StopIteration):
             value = _JSON.decode(text)  # JSON whitespace around the value, or a real error
     except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError, JSONDecodeError
-        raise InvalidDPoPProof(f"DPoP proof {what} is not base64url-encoded JSON") from None
+        raise InvalidDPoPProof(
+            f"DPoP proof {what} is not base64url-encoded JSON", reason="malformed"
+        ) from None
     if not isinstance(value, dict):
-        raise InvalidDPoPProof(f"DPoP proof {what} is not a JSON object")
+        raise InvalidDPoPProof(f"DPoP proof {what} is not a JSON object", reason="malformed")
     return value
 
 
@@ -192,7 +194,7 @@ def _checked_header(segment: bytes, algorithms: frozenset[str], min_rsa_bits: in
     typ = header.get("typ")
     # Check 4 (§11.5: typ keeps other signed JWTs from passing as proofs).
     if not isinstance(typ, str) or typ.lower() not in _TYPES:
-        raise InvalidDPoPProof("DPoP proof typ is not dpop+jwt")
+        raise InvalidDPoPProof("DPoP proof typ is not dpop+jwt", reason="typ")
     alg = header.get("alg")
     # Check 5: asymmetric, never none or HMAC (§11.6), and allowed by local policy.
     if (
@@ -201,28 +203,28 @@ def _checked_header(segment: bytes, algorithms: frozenset[str], min_rsa_bits: in
         or alg not in ASYMMETRIC_ALGORITHMS
         or alg not in _ALGORITHMS
     ):
-        raise InvalidDPoPProof("DPoP proof alg is not allowed")
+        raise InvalidDPoPProof("DPoP proof alg is not allowed", reason="alg")
     # RFC 7515 §4.1.11: we understand no extension, so any crit must be refused.
     if "crit" in header:
-        raise InvalidDPoPProof("DPoP proof has unsupported crit header parameters")
+        raise InvalidDPoPProof("DPoP proof has unsupported crit header parameters", reason="header")
     # RFC 7797 §3: b64 false means the payload is signed unencoded; RFC 7797 §7 forbids it for
     # JWTs. Only the default (true) means what this verifier checks.
     if "b64" in header and header["b64"] is not True:
-        raise InvalidDPoPProof("DPoP proof b64 header parameter is not supported")
+        raise InvalidDPoPProof("DPoP proof b64 header parameter is not supported", reason="header")
     if not _FOREIGN_KEY_HEADERS.isdisjoint(header):
-        raise InvalidDPoPProof("DPoP proof header names another key than jwk")
+        raise InvalidDPoPProof("DPoP proof header names another key than jwk", reason="header")
     if not _JWE_HEADERS.isdisjoint(header):
-        raise InvalidDPoPProof("DPoP proof header has JWE parameters")
+        raise InvalidDPoPProof("DPoP proof header has JWE parameters", reason="header")
     if "kid" in header and type(header["kid"]) is not str:  # RFC 7515 §4.1.4: a string
-        raise InvalidDPoPProof("DPoP proof kid is not a string")
+        raise InvalidDPoPProof("DPoP proof kid is not a string", reason="header")
     # Check 7 (a public asymmetric key, of the type the alg needs), before any key is built.
     jwk = check_public_jwk(header.get("jwk"))
     kty, curves = _KEY_TYPES[alg]
     if jwk["kty"] != kty or (curves is not None and jwk["crv"] not in curves):
-        raise InvalidDPoPProof("jwk header key type does not match alg")
+        raise InvalidDPoPProof("jwk header key type does not match alg", reason="jwk")
     # RFC 7517 §4.4: a key that names its algorithm is for that one only.
     if "alg" in jwk and jwk["alg"] != alg:
-        raise InvalidDPoPProof("jwk header alg does not match the proof alg")
+        raise InvalidDPoPProof("jwk header alg does not match the proof alg", reason="jwk")
     return _Header(alg, MappingProxyType(dict(jwk)), jwk_thumbprint(jwk), kty)
 
 
@@ -236,14 +238,14 @@ def _public_key(header: _Header, min_rsa_bits: int) -> Any:
         # pyjwt builds the key; any failure of it (bad point, bad size, foreign curve) refuses.
         key = _ALGORITHMS[header.alg].from_jwk(dict(header.jwk))
     except Exception:
-        raise InvalidDPoPProof("jwk header is not a valid key for alg") from None
+        raise InvalidDPoPProof("jwk header is not a valid key for alg", reason="jwk") from None
     if not isinstance(key, _PUBLIC_KEY_TYPES[header.kty]):
-        raise InvalidDPoPProof("jwk header is not a public key for alg")
+        raise InvalidDPoPProof("jwk header is not a public key for alg", reason="jwk")
     if header.kty == "RSA":
         if key.key_size < min_rsa_bits:
-            raise InvalidDPoPProof("jwk header RSA key is too small")
+            raise InvalidDPoPProof("jwk header RSA key is too small", reason="jwk")
         if key.key_size > MAX_RSA_BITS:  # check_public_jwk refused it already; kept as a guard
-            raise InvalidDPoPProof("jwk header RSA key is too large")
+            raise InvalidDPoPProof("jwk header RSA key is too large", reason="jwk")
     if header.ecdsa is not None:
         header.size = (key.curve.key_size + 7) // 8
     header.key = key
@@ -314,20 +316,20 @@ def verify_proof(
     # Checks 1-2: exactly one header holding one compact JWS (RFC 7515 §7.1). A server folds
     # repeated header lines into one comma-separated value; a compact JWS never has a comma.
     if not isinstance(proof, str) or not proof:
-        raise InvalidDPoPProof("DPoP proof is missing")
+        raise InvalidDPoPProof("DPoP proof is missing", reason="missing")
     if len(proof) > policy.max_proof_length:
-        raise InvalidDPoPProof("DPoP proof is too large")
+        raise InvalidDPoPProof("DPoP proof is too large", reason="too_large")
     if "," in proof:
-        raise InvalidDPoPProof("More than one DPoP proof")
+        raise InvalidDPoPProof("More than one DPoP proof", reason="multiple")
     if not proof.isascii():
-        raise InvalidDPoPProof("DPoP proof is not a compact JWS")
+        raise InvalidDPoPProof("DPoP proof is not a compact JWS", reason="malformed")
     data = proof.encode("ascii")
     segments = data.split(b".")
     if len(segments) != 3:
-        raise InvalidDPoPProof("DPoP proof is not a compact JWS")
+        raise InvalidDPoPProof("DPoP proof is not a compact JWS", reason="malformed")
     header_segment, payload_segment, signature_segment = segments
     if not header_segment or not payload_segment or not signature_segment:
-        raise InvalidDPoPProof("DPoP proof is not a compact JWS")
+        raise InvalidDPoPProof("DPoP proof is not a compact JWS", reason="malformed")
 
     # Checks 4, 5, 7, cached per client key; a header too big for any real key is not cached, so
     # that a server configured with a large max_proof_length cannot be made to hoard megabytes.
@@ -341,42 +343,43 @@ def verify_proof(
     # JSON yields exact types, so "type(x) is str" is the cheapest sufficient test.
     jti = claims.get("jti")
     if type(jti) is not str or not jti:
-        raise InvalidDPoPProof("DPoP proof jti is missing or not a string")
+        raise InvalidDPoPProof("DPoP proof jti is missing or not a string", reason="claims")
     if len(jti) > policy.max_jti_length:
-        raise InvalidDPoPProof("DPoP proof jti is too long")
+        raise InvalidDPoPProof("DPoP proof jti is too long", reason="claims")
     htm = claims.get("htm")
     if type(htm) is not str or not htm:
-        raise InvalidDPoPProof("DPoP proof htm is missing or not a string")
+        raise InvalidDPoPProof("DPoP proof htm is missing or not a string", reason="claims")
     htu = claims.get("htu")
     if type(htu) is not str or not htu:
-        raise InvalidDPoPProof("DPoP proof htu is missing or not a string")
+        raise InvalidDPoPProof("DPoP proof htu is missing or not a string", reason="claims")
     iat = claims.get("iat")
     # RFC 7519 §2 NumericDate: a JSON number, not a boolean (bool is not "type(x) is int"), in
     # range; NaN compares false and the infinities are out of range.
     if (type(iat) is not int and type(iat) is not float) or not 0 <= iat <= _MAX_NUMERIC_DATE:
-        raise InvalidDPoPProof("DPoP proof iat is missing or not a NumericDate")
+        raise InvalidDPoPProof("DPoP proof iat is missing or not a NumericDate", reason="claims")
     nonce_required = policy.nonce_required
     nonce = claims.get("nonce") if nonce_required else None
     if nonce is not None and type(nonce) is not str:
-        raise InvalidDPoPProof("DPoP proof nonce is not a string")
+        raise InvalidDPoPProof("DPoP proof nonce is not a string", reason="claims")
 
     # Check 8: the method, case-sensitive (RFC 9110 §9.1).
     if htm != method:
-        raise InvalidDPoPProof("DPoP proof htm does not match the request method")
+        raise InvalidDPoPProof("DPoP proof htm does not match the request method", reason="htm")
     # Check 9: the URI, after RFC 3986 syntax- and scheme-based normalization.
     normalized_htu = _normalize_htu(htu)  # htu is a str: the cached worker directly
     if htu != url and normalized_htu != normalize_htu(url):
         # The server's own URL (never a query: normalize_htu drops it), so that an operator can
         # see what a proxy in front of the server changed (DPOP_HTU_BASE_URL).
         raise InvalidDPoPProof(
-            f"DPoP proof htu does not match the request URI; expected {normalize_htu(url)}"
+            f"DPoP proof htu does not match the request URI; expected {normalize_htu(url)}",
+            reason="htu",
         )
     # Check 11 (§11.1): created within the acceptance window, both ends included. With nonces
     # required a stale proof asks for a fresh nonce once its signature is known good (below).
     skew = policy.clock_skew
     fresh = now - policy.max_age - skew <= iat <= now + skew
     if not fresh and not nonce_required:
-        raise InvalidDPoPProof("DPoP proof iat is outside the acceptance window")
+        raise InvalidDPoPProof("DPoP proof iat is outside the acceptance window", reason="iat")
     # RFC 7519 §4.1.4-4.1.5 (MUST NOT accept): optional in a proof, binding when present, with the
     # same leeway as iat (§4.1.4 allows "some small leeway"). Refused before any cryptography.
     if "exp" in claims or "nbf" in claims or "aud" in claims:
@@ -386,14 +389,14 @@ def verify_proof(
         try:
             expected_ath = compute_ath(access_token)
         except (AttributeError, UnicodeEncodeError):  # not a string, not ASCII (RFC 6750 §2.1)
-            raise InvalidDPoPProof("Access token is not ASCII") from None
+            raise InvalidDPoPProof("Access token is not ASCII", reason="ath") from None
         try:
             # Constant time; compare_digest raises TypeError for anything but ASCII strings.
             ath_matches = hmac.compare_digest(claims.get("ath"), expected_ath)
         except TypeError:
             ath_matches = False
         if not ath_matches:
-            raise InvalidDPoPProof("DPoP proof ath does not match the access token")
+            raise InvalidDPoPProof("DPoP proof ath does not match the access token", reason="ath")
 
     # Check 6: the signature, with the pinned alg and the header's key (built once, now that
     # every cheap check passed).
@@ -401,24 +404,24 @@ def verify_proof(
         _public_key(header, policy.min_rsa_bits)
     signing_input = data[: len(header_segment) + len(payload_segment) + 1]
     if not _verify_signature(header, signing_input, signature_segment):
-        raise InvalidDPoPProof("DPoP proof signature is invalid")
+        raise InvalidDPoPProof("DPoP proof signature is invalid", reason="signature")
 
     # Check 10 (§8, §11.3): the server-provided nonce, when the server requires one.
     nonce_stale = False
     if nonce_required:
         if not fresh:
-            raise UseDPoPNonce("DPoP proof iat is outside the acceptance window")
+            raise UseDPoPNonce("DPoP proof iat is outside the acceptance window", reason="iat")
         if nonce is None:
-            raise UseDPoPNonce("DPoP proof has no nonce")
+            raise UseDPoPNonce("DPoP proof has no nonce", reason="nonce_missing")
         if not is_nonce_syntax(nonce):
-            raise UseDPoPNonce("DPoP proof nonce is invalid")
-        status = _call_store(nonce_checker, nonce)  # type: ignore[arg-type]
+            raise UseDPoPNonce("DPoP proof nonce is invalid", reason="nonce_invalid")
+        status = _call_store("nonce", nonce_checker, nonce)  # type: ignore[arg-type]
         if status is NonceStatus.INVALID:
-            raise UseDPoPNonce("DPoP proof nonce is invalid or expired")
+            raise UseDPoPNonce("DPoP proof nonce is invalid or expired", reason="nonce_invalid")
         if status is NonceStatus.VALID:
             nonce_stale = True
         elif status is not NonceStatus.CURRENT:  # a store that answers nonsense refuses
-            raise StoreUnavailable()
+            raise StoreUnavailable(store="nonce")
 
     # §11.1: single use within the proof's own window, keyed in the context of key and URI. The
     # window is measured from iat (not from now), so a future-dated proof stays recorded as long
@@ -428,9 +431,9 @@ def verify_proof(
     ).hexdigest()
     expires_at = (iat if type(iat) is int else math.ceil(iat)) + policy.max_age + skew
     if replay_store is not None:
-        added = _call_store(_check_and_add, replay_store, replay_key, expires_at)
+        added = _call_store("replay", _check_and_add, replay_store, replay_key, expires_at)
         if added is not True:
-            raise ReplayedProof() if added is False else StoreUnavailable()
+            raise ReplayedProof() if added is False else StoreUnavailable(store="replay")
 
     # tuple.__new__ directly: the same immutable VerifiedProof without NamedTuple's Python __new__.
     return _new_tuple(
@@ -465,17 +468,17 @@ def _check_registered_claims(claims: Mapping[str, Any], now: float, skew: int, u
     if "exp" in claims:
         exp = claims["exp"]
         if not _is_numeric_date(exp):
-            raise InvalidDPoPProof("DPoP proof exp is not a NumericDate")
+            raise InvalidDPoPProof("DPoP proof exp is not a NumericDate", reason="exp")
         # §4.1.4: the current time MUST be before exp.
         if exp <= now - skew:
-            raise InvalidDPoPProof("DPoP proof has expired (exp)")
+            raise InvalidDPoPProof("DPoP proof has expired (exp)", reason="exp")
     if "nbf" in claims:
         nbf = claims["nbf"]
         if not _is_numeric_date(nbf):
-            raise InvalidDPoPProof("DPoP proof nbf is not a NumericDate")
+            raise InvalidDPoPProof("DPoP proof nbf is not a NumericDate", reason="nbf")
         # §4.1.5: the current time MUST be after or equal to nbf.
         if nbf > now + skew:
-            raise InvalidDPoPProof("DPoP proof is not valid yet (nbf)")
+            raise InvalidDPoPProof("DPoP proof is not valid yet (nbf)", reason="nbf")
     if "aud" in claims:
         # §4.1.3: a recipient that does not identify itself with a value of aud MUST reject the
         # JWT. A proof's recipient is the request URI (htu): it is identified by that URI or its
@@ -483,7 +486,7 @@ def _check_registered_claims(claims: Mapping[str, Any], now: float, skew: int, u
         aud = claims["aud"]
         values = [aud] if type(aud) is str else aud
         if type(values) is not list or not values or not all(type(v) is str for v in values):
-            raise InvalidDPoPProof("DPoP proof aud is not a string or an array of strings")
+            raise InvalidDPoPProof("DPoP proof aud is not a string or an array of strings", reason="aud")
         target = normalize_htu(url)
         origin = target[: target.index("/", target.index("//") + 2)]
         for value in values:
@@ -492,18 +495,25 @@ def _check_registered_claims(claims: Mapping[str, Any], now: float, skew: int, u
                     return
             except InvalidDPoPProof:
                 continue
-        raise InvalidDPoPProof("DPoP proof aud does not name this server")
+        raise InvalidDPoPProof("DPoP proof aud does not name this server", reason="aud")
 
 
 def _check_and_add(store: ReplayStore, key: str, expires_at: int) -> Any:
     return store.check_and_add(key, expires_at)
 
 
-def _call_store(function: Callable[..., Any], *args: Any) -> Any:
-    """Call a store; any failure refuses the request (fail closed, never waved through)."""
+def _call_store(store: str, function: Callable[..., Any], *args: Any) -> Any:
+    """Call a store; any failure refuses the request (fail closed, never waved through).
+
+    ``store`` ("replay", "nonce") names the store on the :class:`StoreUnavailable` raised.
+    """
     try:
         return function(*args)
+    except StoreUnavailable as exc:
+        if exc.store is None:
+            exc.store = store
+        raise
     except DPoPError:
         raise
     except Exception as exc:
-        raise StoreUnavailable() from exc
+        raise StoreUnavailable(store=store) from exc

@@ -17,7 +17,6 @@ from typing import Any
 from django.db import Error as DBError  # DatabaseError and InterfaceError (PEP 249)
 from django.http import HttpRequest, HttpResponse
 from oauth2_provider.models import get_access_token_model
-from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauthlib.common import Request as OAuthlibRequest
 
 from ...core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
@@ -25,6 +24,7 @@ from ...core.proof import VerifiedProof
 from ...http import get_proof, pending_nonce, set_pending_nonce
 from ...proofs import TOKEN_ENDPOINT, response_nonce, verify_request_proof
 from ...resource import refusal_nonce, retry_after, success_nonce
+from .compat import OAuthLibCore
 from .transactions import log_unavailable, token_transaction, unavailable_response
 
 

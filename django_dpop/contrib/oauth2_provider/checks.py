@@ -11,11 +11,11 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
-from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 
 from .backends import DPoPOAuthLibCoreMixin
+from .compat import OAuthLibCore
 from .validators import DPoPValidatorMixin
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 try:  # DOT 4.0 layout
     from oauth2_provider.core.backends_oauthlib import OAuthLibCore, get_oauthlib_core
     from oauth2_provider.core.compat import login_not_required
-    from oauth2_provider.core.exceptions import OAuthToolkitError
-    from oauth2_provider.core.utils import get_timezone
+    from oauth2_provider.core.exceptions import FatalClientError, OAuthToolkitError
+    from oauth2_provider.core.utils import get_timezone, jwk_from_pem
 except ImportError:  # DOT 3.4
     from oauth2_provider.compat import login_not_required
-    from oauth2_provider.exceptions import OAuthToolkitError
+    from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
     from oauth2_provider.oauth2_backends import OAuthLibCore, get_oauthlib_core
-    from oauth2_provider.utils import get_timezone
+    from oauth2_provider.utils import get_timezone, jwk_from_pem
 
 try:  # DOT 4.0 layout
     from oauth2_provider.authorization_server.forms import AllowForm
@@ -35,6 +35,13 @@ try:  # DOT 4.0 layout
     from oauth2_provider.authorization_server.views.device import DeviceAuthorizationView
     from oauth2_provider.authorization_server.views.introspect import IntrospectTokenView
     from oauth2_provider.authorization_server.views.metadata import OAuthServerMetadataView
+
+    # The authorization-server half of DOT 3.4's OAuthLibMixin (the combined one warns in 4.0).
+    from oauth2_provider.authorization_server.views.mixins import (
+        AuthorizationServerViewMixin as OAuthLibMixin,
+    )
+    from oauth2_provider.resource_server.views.generic import ProtectedResourceView
+    from oauth2_provider.resource_server.views.metadata import OAuthProtectedResourceMetadataView
 except ImportError:  # DOT 3.4
     from oauth2_provider.forms import AllowForm
     from oauth2_provider.views import (
@@ -43,13 +50,21 @@ except ImportError:  # DOT 3.4
         DeviceAuthorizationView,
         IntrospectTokenView,
         JwksInfoView,
+        OAuthProtectedResourceMetadataView,
         OAuthServerMetadataView,
+        ProtectedResourceView,
         TokenView,
         UserInfoView,
     )
+    from oauth2_provider.views.mixins import OAuthLibMixin
 
 __all__ = [
     "AllowForm",
+    "FatalClientError",
+    "OAuthLibMixin",
+    "OAuthProtectedResourceMetadataView",
+    "ProtectedResourceView",
+    "jwk_from_pem",
     "AuthorizationView",
     "ConnectDiscoveryInfoView",
     "DeviceAuthorizationView",

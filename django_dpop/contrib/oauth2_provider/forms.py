@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django import forms
-from oauth2_provider.forms import AllowForm
+
+from .compat import AllowForm
 
 
 class DPoPAllowForm(AllowForm):

@@ -32,12 +32,12 @@ from typing import Any
 import jwt
 from django.http import HttpRequest
 from oauth2_provider.settings import oauth2_settings
-from oauth2_provider.utils import jwk_from_pem
 from oauthlib.oauth2.rfc6749.errors import ServerError
 from oauthlib.oauth2.rfc6749.tokens import random_token_generator
 
 from ...conf import conf
 from .backends import JKT_HEADER
+from .compat import jwk_from_pem
 
 
 #: RFC 9068 §2.1: the media type of a JWT access token, in ``typ``.

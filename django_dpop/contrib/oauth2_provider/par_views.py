@@ -18,9 +18,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import View
-from oauth2_provider.compat import login_not_required
-from oauth2_provider.exceptions import FatalClientError
-from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749.errors import FatalClientError as OAuthlibFatalClientError
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
@@ -28,8 +25,10 @@ from ...core.errors import DPoPError, StoreUnavailable
 from ...core.proof import VerifiedProof
 from ...http import get_proof
 from ...proofs import TOKEN_ENDPOINT, verify_request_proof
+from ...signals import ENDPOINT_PAR
 from . import par
 from .backends import TOKEN_RESPONSE_HEADERS, add_response_nonce, dpop_error_response
+from .compat import FatalClientError, OAuthLibMixin, login_not_required
 from .validators import is_jkt
 
 
@@ -87,7 +86,7 @@ class PushedAuthorizationRequestView(OAuthLibMixin, View):
         if get_proof(request) is None:
             return None
         try:
-            return verify_request_proof(request, purpose=TOKEN_ENDPOINT)
+            return verify_request_proof(request, purpose=TOKEN_ENDPOINT, endpoint=ENDPOINT_PAR)
         except DPoPError as exc:
             raise _DPoPRefusal(exc) from exc
         except Exception as exc:  # a broken store or store setting: refuse, never 500

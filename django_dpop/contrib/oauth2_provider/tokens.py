@@ -86,8 +86,9 @@ def _is_usable(application: Any, request: HttpRequest) -> bool:
     """
     if getattr(type(application), "is_usable", None) is AbstractApplication.is_usable:
         return True
-    from oauth2_provider.oauth2_backends import get_oauthlib_core
     from oauthlib.common import Request as OAuthlibRequest
+
+    from .compat import get_oauthlib_core
 
     uri, http_method, body, headers = get_oauthlib_core()._extract_params(request)
     return bool(application.is_usable(OAuthlibRequest(uri, http_method, body, headers)))
@@ -142,7 +143,7 @@ class DOTTokenValidator(AccessTokenValidator):
         A refusal is reported on the Bearer scheme, except for a DPoP-bound token (the DOT
         helper's validator refuses those): §7.2, on the DPoP scheme, whichever validator runs.
         """
-        from oauth2_provider.oauth2_backends import get_oauthlib_core
+        from .compat import get_oauthlib_core
 
         valid, oauthlib_request = get_oauthlib_core().verify_request(request, scopes=[])
         if valid:

@@ -44,11 +44,11 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
-from oauth2_provider.utils import get_timezone
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, ServerError
 
 from ...conf import conf
 from .backends import JKT_HEADER
+from .compat import get_timezone
 from .errors import PROOF_REQUIRED, DPoPKeyMismatchError, InvalidDPoPProofError
 from .models import AccessTokenBinding, ApplicationPolicy, GrantBinding, RefreshTokenBinding
 from .tokens import binding_jkt, token_checksum

@@ -16,18 +16,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import Error as DBError  # DatabaseError and InterfaceError (PEP 249)
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.compat import login_not_required
-from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.models import get_access_token_model, get_device_grant_model
-from oauth2_provider.views import (
-    AuthorizationView,
-    ConnectDiscoveryInfoView,
-    DeviceAuthorizationView,
-    IntrospectTokenView,
-    OAuthProtectedResourceMetadataView,
-    OAuthServerMetadataView,
-    TokenView,
-)
 from oauthlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidRequestFatalError
 from oauthlib.oauth2.rfc8628 import errors as rfc8628_errors
 
@@ -36,6 +25,18 @@ from ...core.errors import DPoPError
 from ...core.resource_metadata import dpop_metadata
 from . import consent
 from .backends import DPOP_TOKEN_TYPE, TOKEN_RESPONSE_HEADERS, add_response_nonce, dpop_error_response
+from .compat import (
+    AuthorizationView,
+    ConnectDiscoveryInfoView,
+    DeviceAuthorizationView,
+    FatalClientError,
+    IntrospectTokenView,
+    OAuthProtectedResourceMetadataView,
+    OAuthServerMetadataView,
+    OAuthToolkitError,
+    TokenView,
+    login_not_required,
+)
 from .forms import DPoPAllowForm
 from .par_views import InvalidRequestURIError, PushedAuthorizationMixin, par_metadata
 from .tokens import binding_jkt, token_checksum

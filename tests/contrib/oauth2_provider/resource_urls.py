@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
-from oauth2_provider.views.generic import ProtectedResourceView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from django_dpop.contrib.oauth2_provider.compat import ProtectedResourceView
 from tests.urls import urlpatterns as base_urlpatterns
 
 

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from django_dpop.contrib.oauth2_provider.backends import DPoPOAuthLibCoreMixin
 from django_dpop.contrib.oauth2_provider.checks import check_oauth2_classes, check_urls
+from django_dpop.contrib.oauth2_provider.compat import OAuthLibCore
 from django_dpop.contrib.oauth2_provider.models import ApplicationPolicy
 from django_dpop.contrib.oauth2_provider.validators import DPoPValidatorMixin
 from tests.contrib.oauth2_provider.flows import App
