@@ -14,9 +14,11 @@ class DjangoDPoPConfig(AppConfig):
         from .resource_checks import check_resource_settings
         from .token_checks import check_token_validators
         from .tokens.checks import check_jwt_settings
+        from .wiring import check_dot_helper_installed
 
         register(Tags.security)(check_settings)
         register(Tags.security)(check_token_validators)
         register(Tags.security)(check_jwt_settings)
+        register()(check_dot_helper_installed)
         register(Tags.security)(check_resource_settings)
         register(Tags.security, Tags.caches, deploy=True)(check_replay_cache_server)

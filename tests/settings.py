@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 from tests.services import POSTGRES_AVAILABLE, POSTGRES_HOST, POSTGRES_PORT, REDIS_AVAILABLE, REDIS_URL
 
@@ -52,7 +53,15 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": ":memory:",
+        # A file, not shared-cache memory: the concurrency tests' threads then meet SQLite's real
+        # locking (one writer at a time, ``database is locked``). One file per run.
+        "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"test_django_dpop_{os.getpid()}.sqlite3")},
+    }
+}
 if POSTGRES_AVAILABLE:
     # Used only by the tests marked ``postgres`` (django_db(databases=[..., "postgres"])).
     DATABASES["postgres"] = {

@@ -19,6 +19,7 @@ import pytest
 from django.test import Client, override_settings
 from oauth2_provider.models import get_application_model
 
+from django_dpop.contrib.oauth2_provider import consent
 from example_project import settings as example_settings
 from example_project.spa import client as spa_client
 
@@ -124,7 +125,10 @@ def signed_in(example: None, db: Any, user: Any) -> Client:
 def test_redirect_uris_accepted(signed_in: Client, host: str, redirect_uri: str) -> None:
     response = authorize(signed_in, redirect_uri, HTTP_HOST=host)
     assert consent_shown(response), response.content[:300]
-    assert JKT.encode() in response.content  # the consent form carries dpop_jkt on
+    # dpop_jkt is kept on the server for the consent POST, not in the form.
+    pending = signed_in.session[consent.SESSION_KEY]
+    assert [record["dpop_jkt"] for record in pending.values()] == [JKT]
+    assert JKT.encode() not in response.content
 
 
 @pytest.mark.parametrize(

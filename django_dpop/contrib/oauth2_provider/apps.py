@@ -13,6 +13,13 @@ class DPoPOAuth2ProviderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from .installation import check_databases, check_installed_apps, check_sessions
+
+        register()(check_installed_apps)
+        register()(check_databases)  # not Tags.database: it queries nothing
+        register(Tags.security)(check_sessions)
+        if not apps.is_installed("oauth2_provider"):
+            return  # the checks below import DOT; check_installed_apps says it is missing
         from .checks import check_jwt_access_tokens, check_oauth2_classes, check_par, check_urls
 
         register(Tags.security)(check_oauth2_classes)

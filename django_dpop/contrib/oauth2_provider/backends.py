@@ -14,7 +14,9 @@ import logging
 from collections.abc import MutableMapping
 from typing import Any
 
+from django.db import Error as DBError  # DatabaseError and InterfaceError (PEP 249)
 from django.http import HttpRequest, HttpResponse
+from oauth2_provider.models import get_access_token_model
 from oauthlib.common import Request as OAuthlibRequest
 
 from ...core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
@@ -23,6 +25,7 @@ from ...http import get_proof, pending_nonce, set_pending_nonce
 from ...proofs import TOKEN_ENDPOINT, response_nonce, verify_request_proof
 from ...resource import refusal_nonce, retry_after, success_nonce
 from .compat import OAuthLibCore
+from .transactions import log_unavailable, token_transaction, unavailable_response
 
 
 log = logging.getLogger(__name__)
@@ -113,9 +116,11 @@ class DPoPOAuthLibCoreMixin:
                 except DPoPError as exc:
                     cached = exc
                 except Exception as exc:  # a broken store or store setting: refuse, never 500
-                    log.exception("DPoP proof verification failed unexpectedly")
                     cached = StoreUnavailable()
                     cached.__cause__ = exc
+                if isinstance(cached, StoreUnavailable):
+                    # Say why (a forgotten migrate, Redis down): the client only sees a 503.
+                    log_unavailable("token endpoint", cached)
             setattr(request, _TOKEN_PROOF, cached)
         if isinstance(cached, DPoPError):
             raise cached
@@ -128,7 +133,15 @@ class DPoPOAuthLibCoreMixin:
             headers, body, status = dpop_error_response(exc)
             add_response_nonce(headers, request, None, status)
             return None, headers, body, status
-        uri, headers, body, status = super().create_token_response(request)  # type: ignore[misc]
+        try:
+            # One transaction per grant: a concurrent use of the same grant waits for this one and
+            # then finds it spent (invalid_grant, RFC 6749 §5.2), see .transactions.
+            with token_transaction(get_access_token_model()):
+                uri, headers, body, status = super().create_token_response(request)  # type: ignore[misc]
+        except DBError as exc:
+            log_unavailable("token endpoint", exc)
+            headers, body, status = unavailable_response()
+            return None, headers, body, status
         headers = dict(headers)
         # Errors raised from save_bearer_token (ours among them) reach DOT's ``except
         # OAuth2Error`` without oauthlib's default headers (RFC 6749 §5.1, §5.2).
@@ -147,6 +160,16 @@ class DPoPOAuthLibCoreMixin:
             extra = dict(extra or {})
             extra["token_type"] = DPOP_TOKEN_TYPE
         return extra
+
+    def create_revocation_response(self, request: HttpRequest) -> tuple[Any, dict[str, str], str, int]:
+        """RFC 7009 revocation in one transaction; a failing database is a 503, never a 500."""
+        try:
+            with token_transaction(get_access_token_model()):
+                return super().create_revocation_response(request)  # type: ignore[misc]
+        except DBError as exc:
+            log_unavailable("revocation endpoint", exc)
+            headers, body, status = unavailable_response()
+            return None, headers, body, status
 
     # -- protected resources: DOT's views, DRF's OAuth2Authentication, OIDC UserInfo (§7.1) -------
 

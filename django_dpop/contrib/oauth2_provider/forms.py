@@ -1,19 +1,17 @@
-"""The consent form carrying ``dpop_jkt`` (RFC 9449 §10) from the authorization GET to its POST."""
+"""The consent form: DOT's, plus the id of the authorization request kept on the server."""
 
 from __future__ import annotations
 
 from django import forms
-from django.core.validators import RegexValidator
 
 from .compat import AllowForm
-from .validators import JKT_PATTERN
 
 
 class DPoPAllowForm(AllowForm):
-    """DOT's ``AllowForm`` plus a hidden ``dpop_jkt`` (a JWK SHA-256 thumbprint)."""
+    """DOT's ``AllowForm`` plus a hidden ``dpop_request``: the id of the stored request.
 
-    dpop_jkt = forms.CharField(
-        required=False,
-        widget=forms.HiddenInput(),
-        validators=[RegexValidator(JKT_PATTERN, "dpop_jkt is not a JWK SHA-256 thumbprint.")],
-    )
+    The request's parameters, ``dpop_jkt`` (RFC 9449 §10) among them, stay in the session
+    (:mod:`.consent`); DOT's own hidden fields are only compared with them, never trusted.
+    """
+
+    dpop_request = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())

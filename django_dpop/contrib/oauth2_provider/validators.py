@@ -30,6 +30,7 @@ from typing import Any
 import jwt
 import requests
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import router, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -38,11 +39,12 @@ from oauth2_provider.models import (
     AbstractApplication,
     get_access_token_model,
     get_device_grant_model,
+    get_grant_model,
     get_refresh_token_model,
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.oauth2.rfc6749.errors import InvalidRequestError, ServerError
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, ServerError
 
 from ...conf import conf
 from .backends import JKT_HEADER
@@ -50,6 +52,7 @@ from .compat import get_timezone
 from .errors import PROOF_REQUIRED, DPoPKeyMismatchError, InvalidDPoPProofError
 from .models import AccessTokenBinding, ApplicationPolicy, GrantBinding, RefreshTokenBinding
 from .tokens import binding_jkt, token_checksum
+from .transactions import lock_rows
 
 
 log = logging.getLogger(__name__)
@@ -206,7 +209,12 @@ class DPoPValidatorMixin:
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        """RFC 9449 §5: a bound refresh token is only usable with a proof by its key."""
+        """RFC 9449 §5: a bound refresh token is only usable with a proof by its key.
+
+        The token's rows are locked first: a concurrent refresh of the same token waits for this
+        request's rotation, then validates what it left (invalid_grant, or DOT's grace period).
+        """
+        lock_rows(get_refresh_token_model().objects.filter(token_checksum=token_checksum(refresh_token)))
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):  # type: ignore[misc]
             return False
         bound = (
@@ -245,6 +253,9 @@ class DPoPValidatorMixin:
     def validate_code(
         self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
+        # Lock the code: a concurrent exchange waits, then finds it spent (RFC 6749 §4.1.2:
+        # used once; §5.2 invalid_grant) instead of reading it halfway through its deletion.
+        lock_rows(get_grant_model().objects.filter(code=code, application=client))
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):  # type: ignore[misc]
             return False
         bound = (
@@ -254,6 +265,34 @@ class DPoPValidatorMixin:
         )
         self._check_bound_key(bound, request, "authorization code")
         return True
+
+    # DOT reads the code again with .get() in these: a code deleted by a concurrent exchange (in
+    # a database where the lock above cannot hold, such as a router sending reads elsewhere)
+    # raised DoesNotExist, a 500. A spent code is invalid_grant (RFC 6749 §5.2).
+
+    def confirm_redirect_uri(
+        self, client_id: str, code: str, redirect_uri: str, client: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        try:
+            return super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs)  # type: ignore[misc]
+        except ObjectDoesNotExist:
+            raise InvalidGrantError(description="The authorization code was used or expired.") from None
+
+    def get_code_challenge(self, code: str, request: Any) -> str | None:
+        try:
+            return super().get_code_challenge(code, request)  # type: ignore[misc]
+        except ObjectDoesNotExist:
+            raise InvalidGrantError(
+                description="The authorization code was used or expired.", request=request
+            ) from None
+
+    def get_code_challenge_method(self, code: str, request: Any) -> str | None:
+        try:
+            return super().get_code_challenge_method(code, request)  # type: ignore[misc]
+        except ObjectDoesNotExist:
+            raise InvalidGrantError(
+                description="The authorization code was used or expired.", request=request
+            ) from None
 
     # -- device code grant (RFC 8628) -----------------------------------------------------------
 

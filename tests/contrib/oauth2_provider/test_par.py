@@ -370,7 +370,23 @@ def test_login_comes_before_the_request_uri_is_spent(client: Client, app: App) -
     assert PushedAuthorizationRequest.objects.exists()
 
 
-@pytest.mark.parametrize("field", ["dpop_jkt", "redirect_uri", "code_challenge", "scope"])
+def test_consent_post_cannot_change_the_pushed_dpop_jkt(
+    client: Client, browser: Client, app: App, key: TestKey, other_key: TestKey
+) -> None:
+    """dpop_jkt never rides in the consent form (it stays in the session): a posted one is ignored."""
+    params, _verifier = push_params(app, dpop_jkt=key.jkt)
+    url = authorize_url(app, pushed(push(client, app, params)))
+    form = browser.get(url).context["form"]
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    assert "dpop_jkt" not in data
+    response = browser.post(
+        f"{url}&dpop_jkt={other_key.jkt}", {**data, "dpop_jkt": other_key.jkt, "allow": "1"}
+    )
+    assert response.status_code == 302, response.content
+    assert GrantBinding.objects.get().jkt == key.jkt
+
+
+@pytest.mark.parametrize("field", ["redirect_uri", "code_challenge", "scope"])
 def test_consent_form_cannot_change_the_pushed_request(
     client: Client, browser: Client, app: App, key: TestKey, other_key: TestKey, field: str
 ) -> None:
@@ -379,7 +395,6 @@ def test_consent_form_cannot_change_the_pushed_request(
     form = browser.get(url).context["form"]
     data = {name: value for name, value in form.initial.items() if value is not None}
     data[field] = {
-        "dpop_jkt": other_key.jkt,
         "redirect_uri": REDIRECT_URI + "x",
         "code_challenge": "A" * 43,
     }.get(field, "read write")
