@@ -131,15 +131,17 @@ def test_consent_post_cannot_change_the_client(
     assert not get_grant_model().objects.exists()
 
 
-def test_consent_post_dropping_dpop_jkt_is_refused(
-    client: Client, browser: Client, app: App, key: TestKey
+def test_consent_post_cannot_drop_or_change_the_pushed_key(
+    client: Client, browser: Client, app: App, key: TestKey, other_key: TestKey
 ) -> None:
+    """The push's key stays on the server: the form does not carry it, a posted one is ignored."""
     url = authorize_url(app, pushed(push(client, app, push_params(app)[0], key=key)))
     data = _form_data(browser.get(url))
-    assert data["dpop_jkt"] == key.jkt  # the push's proof key, carried by the form
-    del data["dpop_jkt"]
-    assert page_error(browser.post(url, data)) == "invalid_request_uri"
-    assert not get_grant_model().objects.exists()
+    assert "dpop_jkt" not in data
+    data["dpop_jkt"] = other_key.jkt
+    response = browser.post(url, data)
+    assert response.status_code == 302 and "code=" in response["Location"], response
+    assert GrantBinding.objects.get().jkt == key.jkt
 
 
 # -- proofs at PAR: the endpoint's own URL, an AS nonce ------------------------------------------
