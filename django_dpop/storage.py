@@ -20,6 +20,7 @@ Database calls wait at most ``DPOP_STORE_TIMEOUT`` (:mod:`django_dpop.store_time
 from __future__ import annotations
 
 import datetime
+import inspect
 import logging
 import math
 import secrets
@@ -230,6 +231,21 @@ def _write_pool(cache: RedisCache) -> Any:
     return backend._get_connection_pool(True)
 
 
+# redis-py before 5.3 requires a command name in ``ConnectionPool.get_connection``; 5.3 and later
+# deprecate passing one. Decided once per pool class, from its signature.
+_NEEDS_COMMAND_NAME: dict[type, bool] = {}
+
+
+def _get_connection(pool: Any) -> Any:
+    pool_class = type(pool)
+    needs = _NEEDS_COMMAND_NAME.get(pool_class)
+    if needs is None:
+        parameter = inspect.signature(pool_class.get_connection).parameters.get("command_name")
+        needs = parameter is not None and parameter.default is inspect.Parameter.empty
+        _NEEDS_COMMAND_NAME[pool_class] = needs
+    return pool.get_connection("SET") if needs else pool.get_connection()
+
+
 def _pipelined(pool: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
     """Send ``commands`` in one round trip on a pooled connection; return their raw replies.
 
@@ -238,7 +254,7 @@ def _pipelined(pool: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
     (fail closed). On any error the connection is dropped, so that no half-read reply can reach
     the next command sent on it.
     """
-    connection = pool.get_connection()
+    connection = _get_connection(pool)
     try:
         connection.send_packed_command(connection.pack_commands(commands))
         return [connection.read_response() for _ in commands]
