@@ -156,6 +156,9 @@ def _not_json(name: str) -> Any:
 
 _JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_not_json)
 _scan_json = _JSON.scan_once
+#: The strict JSON reader of JOSE members (duplicates, NaN and Infinity refused), shared with the
+#: JWT access-token validator so both read JSON by the same rules.
+STRICT_JSON = _JSON
 
 
 def _json_object(segment: bytes, what: str) -> dict[str, Any]:

@@ -23,7 +23,6 @@ The checks, in order (RFC 9068 §4 unless said otherwise):
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -43,6 +42,7 @@ from jwt.algorithms import get_default_algorithms
 from ..conf import conf
 from ..core.errors import InvalidToken
 from ..core.policy import ASYMMETRIC_ALGORITHMS
+from ..core.proof import STRICT_JSON
 from .base import AccessTokenValidator, TokenClaims, ValidatedToken
 from .jwks import FetchError, FetchPolicy, JWKSCache, KeySet, check_url, jwks_cache
 
@@ -258,20 +258,8 @@ class _NotAJWT(Exception):
     pass
 
 
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # RFC 7515 §4 / RFC 7519 §4: duplicate member names are refused, so no other reader of the
-    # token can see another value than the one checked here.
-    members = dict(pairs)
-    if len(members) != len(pairs):
-        raise ValueError("duplicate member name")
-    return members
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (RFC 8259 §6)")
-
-
-_JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_not_json)
+# RFC 7515 §4 / RFC 7519 §4: duplicate member names refused (as for proofs), NaN/Infinity too.
+_JSON = STRICT_JSON
 
 
 def _b64url(segment: str) -> bytes:
