@@ -129,7 +129,7 @@ def configure(db: str, replay_store: str) -> None:
     settings.configure(
         DEBUG=False,
         SECRET_KEY="benchmark-only",
-        ALLOWED_HOSTS=["testserver"],
+        ALLOWED_HOSTS=["testserver", "127.0.0.1"],  # 127.0.0.1: the server path (server_path.py)
         USE_TZ=True,
         ROOT_URLCONF=__name__,
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
@@ -350,7 +350,7 @@ def redis_available() -> bool:
         return False
 
 
-def create_tokens() -> tuple[str, str, Any]:
+def create_tokens(key: Any = None) -> tuple[str, str, Any]:
     from django.core.management import call_command
     from django.utils import timezone
     from oauth2_provider.models import get_access_token_model, get_application_model
@@ -370,7 +370,7 @@ def create_tokens() -> tuple[str, str, Any]:
     dpop = tokens.create(
         token="dpop-token-0123456789", application=application, scope="read", expires=expires
     )
-    key = DPoPKey.generate("ES256")
+    key = key or DPoPKey.generate("ES256")
     AccessTokenBinding.objects.create(access_token=dpop, jkt=key.thumbprint)
     return bearer.token, dpop.token, key
 
@@ -473,7 +473,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["memory", "file", "postgres"], default="memory")
     parser.add_argument("--replay-store", choices=["database", "cache", "redis", "none"], default="database")
-    parser.add_argument("--path", choices=["view", "client", "both"], default="both")
+    parser.add_argument(
+        "--path",
+        choices=["view", "client", "both", "server", "all"],
+        default="both",
+        help="view, client, both (default: view and client), server (gunicorn, benchmarks/server_path.py), "
+        "all (the three)",
+    )
     parser.add_argument(
         "--lookup",
         choices=["compiled", "orm"],
@@ -493,6 +499,9 @@ def main(argv: list[str] | None = None) -> None:
 
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    if args.path == "server":  # its servers configure Django in their own processes
+        report_server(args)
+        return
     configure(args.db, args.replay_store)
     try:
         report(args)
@@ -501,6 +510,25 @@ def main(argv: list[str] | None = None) -> None:
             from django.conf import settings
 
             drop_scratch_postgres(settings.DATABASES["default"]["NAME"])
+    if args.path == "all":
+        report_server(args)
+
+
+def print_row(path: str, case: str, median: float, best: float, share: float) -> None:
+    print(f"{path:<7} {case:<10} {median * 1e6:10.1f} {best * 1e6:9.1f} {share:10.3f}")
+    sys.stdout.flush()
+
+
+def report_server(args: argparse.Namespace) -> None:
+    """The ``server`` path (benchmarks/server_path.py): worker CPU time per request under gunicorn."""
+    from benchmarks import server_path
+
+    print(
+        f"server path: gunicorn, one sync worker per server, its CPU time per request; "
+        f"database={args.db} rounds={args.repeat}x{args.number} requests"
+    )
+    print(f"{'path':<7} {'case':<10} {'median us':>10} {'best us':>9} {'vs noauth':>10}")
+    server_path.report(args.db, args.repeat, args.number, print_row)
 
 
 def report(args: argparse.Namespace) -> None:
@@ -527,7 +555,7 @@ def report(args: argparse.Namespace) -> None:
     )
     print(f"{'path':<7} {'case':<10} {'median us':>10} {'best us':>9} {'vs noauth':>10}")
     try:
-        for path in ("view", "client") if args.path == "both" else (args.path,):
+        for path in ("view", "client") if args.path in ("both", "all") else (args.path,):
             results = run(path, args.repeat, args.number, bearer, dpop, key, cases, jwt, dot_jwt)
             medians = {case: statistics.median(times) for case, times in results.items()}
             bests = {case: min(times) for case, times in results.items()}

@@ -5,7 +5,7 @@ Values are validated by the system checks in :mod:`django_dpop.checks`, not here
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -71,8 +71,25 @@ class _SettingsSnapshot:
             raise AttributeError(name)
         return value
 
+    def memo(self, key: tuple[str, ...], build: Callable[[], Any]) -> Any:
+        """``build()``, remembered as the settings are (until Django's settings object changes).
+
+        For what is derived from settings on every request (the proof policy, the replay
+        store): ``key`` is a tuple, so it never meets a setting's name.
+        """
+        source = django_settings._wrapped
+        if source is not self._source:
+            self._values = {}
+            self._source = source
+        values: dict[Any, Any] = self._values
+        try:
+            return values[key]
+        except KeyError:
+            value = values[key] = build()
+            return value
+
     def forget(self) -> None:
-        self._values: dict[str, Any] = {}
+        self._values: dict[Any, Any] = {}
         self._source: Any = None
 
 
@@ -261,7 +278,11 @@ conf = Settings()
 
 
 def proof_policy() -> ProofPolicy:
-    """Return the :class:`ProofPolicy` of the current settings (cached per distinct values)."""
+    """Return the :class:`ProofPolicy` of the current settings (built once per settings object)."""
+    return settings.memo(("proof_policy",), _current_policy)
+
+
+def _current_policy() -> ProofPolicy:
     return _policy(
         tuple(conf.DPOP_ALLOWED_ALGORITHMS),
         conf.DPOP_PROOF_MAX_AGE,
@@ -288,7 +309,15 @@ def _load(path: str) -> Any:
 
 
 def replay_store() -> Any:
-    """Return an instance of ``DPOP_REPLAY_STORE``, or None when replay detection is disabled."""
+    """Return the instance of ``DPOP_REPLAY_STORE``, or None when replay detection is disabled.
+
+    Built once per settings object (stores keep only their configuration); a class that cannot
+    be imported or built raises every time (the caller refuses: fail closed).
+    """
+    return settings.memo(("replay_store",), _current_replay_store)
+
+
+def _current_replay_store() -> Any:
     path = conf.DPOP_REPLAY_STORE
     return _load(path)() if path else None
 

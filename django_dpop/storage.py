@@ -20,7 +20,6 @@ Database calls wait at most ``DPOP_STORE_TIMEOUT`` (:mod:`django_dpop.store_time
 from __future__ import annotations
 
 import datetime
-import inspect
 import logging
 import math
 import secrets
@@ -36,7 +35,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.constants import OnConflict
 from django.utils.crypto import salted_hmac
 
-from . import store_timeouts
+from . import redis_wire, store_timeouts
 from .conf import conf
 from .core.errors import StoreUnavailable
 from .core.nonces import (
@@ -152,7 +151,8 @@ class CacheReplayStore:
     is accepted only if that instant is after ``since``. Consequence: after a loss, proofs made
     within the next ``DPOP_CLOCK_SKEW`` seconds are refused too (they might be a pre-dated proof
     used before the loss). With Django's ``RedisCache`` the proof's ``SET NX`` and the marker's
-    ``GET`` are one pipelined round trip; other caches take two calls.
+    ``GET`` are one round trip on a connection of the store's own (:mod:`django_dpop.redis_wire`);
+    other caches take two calls.
     """
 
     MARKER_KEY = "django_dpop:replay-store:since"
@@ -182,18 +182,19 @@ class CacheReplayStore:
     def _add(self, cache: Any, key: str, timeout: int) -> tuple[bool, float | None]:
         """``add`` the proof's key, then read the marker: (added, since or None)."""
         if isinstance(cache, RedisCache):
-            commands = (
-                ("SET", cache.make_and_validate_key(key), 1, "EX", timeout, "NX"),
-                ("GET", cache.make_and_validate_key(self.MARKER_KEY)),
-            )
             pool = _write_pool(cache)
-            if pool is None:  # a custom client class: through its own client, as Django does
-                pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
-                for command in commands:
-                    pipe.execute_command(*command)
-                added, since = pipe.execute()
-            else:
-                added, since = _pipelined(pool, commands)
+            if pool is not None:  # one round trip of our own (django_dpop.redis_wire)
+                added, since = redis_wire.set_nx_and_get(
+                    pool, cache.make_key(key), timeout, cache.make_key(self.MARKER_KEY)
+                )
+                if added is not None and added != b"OK":
+                    raise redis_wire.ProtocolError("SET NX answered neither OK nor null")
+                return added is not None, _since(since)
+            # A custom client class: through its own client, as Django does.
+            pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
+            pipe.set(cache.make_and_validate_key(key), 1, ex=timeout, nx=True)
+            pipe.get(cache.make_and_validate_key(self.MARKER_KEY))
+            added, since = pipe.execute()
             return bool(added), _since(since)
         if not cache.add(key, 1, timeout):
             return False, None
@@ -229,40 +230,6 @@ def _write_pool(cache: RedisCache) -> Any:
     ):
         return None
     return backend._get_connection_pool(True)
-
-
-# redis-py before 5.3 requires a command name in ``ConnectionPool.get_connection``; 5.3 and later
-# deprecate passing one. Decided once per pool class, from its signature.
-_NEEDS_COMMAND_NAME: dict[type, bool] = {}
-
-
-def _get_connection(pool: Any) -> Any:
-    pool_class = type(pool)
-    needs = _NEEDS_COMMAND_NAME.get(pool_class)
-    if needs is None:
-        parameter = inspect.signature(pool_class.get_connection).parameters.get("command_name")
-        needs = parameter is not None and parameter.default is inspect.Parameter.empty
-        _NEEDS_COMMAND_NAME[pool_class] = needs
-    return pool.get_connection("SET") if needs else pool.get_connection()
-
-
-def _pipelined(pool: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
-    """Send ``commands`` in one round trip on a pooled connection; return their raw replies.
-
-    What a redis-py pipeline (``transaction=False``) does, minus its retries: any error (a
-    connection refused, a socket timeout, an error reply) propagates, and the caller refuses
-    (fail closed). On any error the connection is dropped, so that no half-read reply can reach
-    the next command sent on it.
-    """
-    connection = _get_connection(pool)
-    try:
-        connection.send_packed_command(connection.pack_commands(commands))
-        return [connection.read_response() for _ in commands]
-    except BaseException:
-        connection.disconnect()
-        raise
-    finally:
-        pool.release(connection)
 
 
 def _since(value: Any) -> float | None:

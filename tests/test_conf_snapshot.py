@@ -32,3 +32,32 @@ def test_a_set_value_is_remembered_and_replaced_by_an_override(settings: Any) ->
     with override_settings(DPOP_PROOF_MAX_AGE=30):
         assert conf.DPOP_PROOF_MAX_AGE == 30
     assert conf.DPOP_PROOF_MAX_AGE == 120
+
+
+def test_the_policy_and_the_replay_store_are_built_once_per_settings_object(settings: Any) -> None:
+    from django_dpop.conf import replay_store
+    from django_dpop.storage import CacheReplayStore, DatabaseReplayStore
+
+    settings.DPOP_REPLAY_STORE = "django_dpop.storage.DatabaseReplayStore"
+    assert proof_policy() is proof_policy()
+    store = replay_store()
+    assert isinstance(store, DatabaseReplayStore) and replay_store() is store
+    with override_settings(DPOP_REPLAY_STORE="django_dpop.storage.CacheReplayStore", DPOP_PROOF_MAX_AGE=30):
+        assert isinstance(replay_store(), CacheReplayStore)
+        assert proof_policy().max_age == 30
+    again = replay_store()  # built anew for the settings object restored on exit, then kept
+    assert isinstance(again, DatabaseReplayStore) and replay_store() is again
+    assert proof_policy().max_age == 300
+    settings.DPOP_REPLAY_STORE = None
+    assert replay_store() is None
+
+
+def test_a_replay_store_that_cannot_be_built_raises_every_time(settings: Any) -> None:
+    import pytest
+
+    from django_dpop.conf import replay_store
+
+    settings.DPOP_REPLAY_STORE = "django_dpop.storage.NoSuchStore"
+    for _ in range(2):  # a failure is never remembered as a store
+        with pytest.raises(ImportError):
+            replay_store()

@@ -1,8 +1,14 @@
-"""CacheReplayStore on Django's RedisCache: one pipelined round trip on the pool, no client per call."""
+"""CacheReplayStore on Django's RedisCache: one round trip of its own (django_dpop.redis_wire).
+
+Against the real Redis at 127.0.0.1:6379 (key names of their own) and, for the wire format, a
+socket fed byte by byte: RESP2 and RESP3 replies, out-of-band frames, and every broken reply.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import time
 from typing import Any
 
@@ -10,11 +16,9 @@ import pytest
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCacheClient
 
-from django_dpop import storage
+from django_dpop import redis_wire, storage
+from django_dpop.core.errors import StoreUnavailable
 from django_dpop.storage import CacheReplayStore
-
-
-pytestmark = pytest.mark.redis
 
 
 def replay_key(name: str) -> str:
@@ -26,37 +30,147 @@ def remembering(cache: Any) -> Any:
     return cache
 
 
-def test_the_store_writes_on_the_caches_write_pool_without_a_client_per_call(
+def later() -> int:
+    return int(time.time()) + 60
+
+
+@pytest.fixture
+def own_prefix(settings: Any) -> Any:
+    """A factory of caches on the shared Redis under a key prefix of this test's own (so that
+    changing the marker never disturbs another test run on the same Redis)."""
+
+    def make(alias: str, **options: Any) -> str:
+        settings.CACHES = {
+            **settings.CACHES,
+            alias: {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": settings.CACHES["redis"]["LOCATION"],
+                "KEY_PREFIX": f"dpop-test-{os.getpid()}-{time.time_ns()}",
+                "OPTIONS": options,
+            },
+        }
+        return alias
+
+    return make
+
+
+# -- the store on a real Redis ------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_the_store_writes_on_a_connection_of_its_own_without_a_client_per_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cache = remembering(caches["redis"])
-    assert storage._write_pool(cache) is cache._cache._get_connection_pool(True)
+    pool = storage._write_pool(cache)
+    assert pool is cache._cache._get_connection_pool(True)
     made: list[Any] = []
     monkeypatch.setattr(cache._cache, "_client", lambda **kwargs: made.append(kwargs))
-    assert CacheReplayStore("redis").check_and_add(replay_key("pool"), int(time.time()) + 60) is True
-    assert made == []  # Django's get_client (a new redis.Redis) was never called
+    monkeypatch.setattr(pool, "get_connection", lambda *args, **kwargs: made.append(args))
+    assert CacheReplayStore("redis").check_and_add(replay_key("pool"), later()) is True
+    assert made == []  # neither Django's get_client (a new redis.Redis) nor the pool's checkout
 
 
-def test_an_error_reply_refuses_and_drops_the_connection() -> None:
-    cache = remembering(caches["redis"])
-    pool = storage._write_pool(cache)
-    with pytest.raises(Exception, match="(?i)wrong number|unknown|syntax"):
-        storage._pipelined(pool, (("SET",), ("GET", "x")))  # the second reply is left unread
-    # The connection was dropped, so the next call reads its own replies, not the stale one.
-    key = cache.make_and_validate_key(replay_key("next"))
-    assert storage._pipelined(pool, (("SET", key, 1, "EX", 5, "NX"), ("GET", key))) == [b"OK", b"1"]
-
-
-def test_the_pipelined_store_still_detects_replays() -> None:
+@pytest.mark.redis
+def test_the_store_still_detects_replays() -> None:
     remembering(caches["redis"])
     store = CacheReplayStore("redis")
     key = replay_key("replay")
-    expires_at = int(time.time()) + 60
-    assert store.check_and_add(key, expires_at) is True
-    assert store.check_and_add(key, expires_at) is False
-    assert store.check_and_add(replay_key("other"), expires_at) is True
+    assert store.check_and_add(key, later()) is True
+    assert store.check_and_add(key, later()) is False
+    assert store.check_and_add(replay_key("other"), later()) is True
 
 
+@pytest.mark.redis
+def test_the_key_lives_until_the_proofs_window_ends() -> None:
+    cache = remembering(caches["redis"])
+    key = replay_key("ttl")
+    assert CacheReplayStore("redis").check_and_add(key, int(time.time()) + 90) is True
+    ttl = cache._cache.get_client().ttl(cache.make_key(storage._CACHE_KEY_PREFIX + key))
+    assert 85 <= ttl <= 91
+
+
+@pytest.mark.redis
+def test_an_error_reply_refuses_and_the_next_proof_gets_its_own_replies(own_prefix: Any) -> None:
+    alias = own_prefix("isolated")
+    cache = caches[alias]
+    client = cache._cache.get_client(write=True)
+    marker = cache.make_key(CacheReplayStore.MARKER_KEY)
+    store = CacheReplayStore(alias)
+    client.lpush(marker, "not a string")  # GET answers WRONGTYPE
+    try:
+        with pytest.raises(redis_wire.ErrorReply, match="WRONGTYPE"):
+            store.check_and_add(replay_key("error"), later())
+    finally:
+        client.delete(marker)
+    remembering(cache)
+    assert store.check_and_add(replay_key("next"), later()) is True
+
+
+@pytest.mark.redis
+def test_each_thread_has_its_own_connection() -> None:
+    cache = remembering(caches["redis"])
+    pool = storage._write_pool(cache)
+    store = CacheReplayStore("redis")
+    channels: list[Any] = []
+
+    def work() -> None:
+        assert store.check_and_add(replay_key("thread"), later()) is True
+        channels.append(redis_wire._channel(pool))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    work()
+    assert len({id(channel.connection) for channel in channels}) == 4
+
+
+@pytest.mark.redis
+def test_a_forked_child_makes_its_own_connection_and_leaves_the_parents_alone() -> None:
+    cache = remembering(caches["redis"])
+    store = CacheReplayStore("redis")
+    key = replay_key("fork")
+    assert store.check_and_add(key, later()) is True
+    parent_connection = redis_wire._channel(storage._write_pool(cache)).connection
+    pid = os.fork()
+    if pid == 0:  # the child: a replay of the parent's key, a new key, on a connection of its own
+        try:
+            fresh = redis_wire._channel(storage._write_pool(cache)).connection is not parent_connection
+            ok = fresh and store.check_and_add(key, later()) is False
+            ok = ok and store.check_and_add(replay_key("child"), later()) is True
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The child's exit closed nothing of ours: the parent's connection still answers.
+    assert redis_wire._channel(storage._write_pool(cache)).connection is parent_connection
+    assert store.check_and_add(replay_key("parent"), later()) is True
+
+
+@pytest.mark.redis
+def test_resp3_push_frames_are_skipped(own_prefix: Any) -> None:
+    """Client-side caching invalidations arrive on the connection, between replies (RESP3)."""
+    alias = own_prefix("resp3", protocol=3)
+    cache = remembering(caches[alias])
+    store = CacheReplayStore(alias)
+    assert store.check_and_add(replay_key("resp3"), later()) is True
+    connection = redis_wire._channel(storage._write_pool(cache)).connection
+    connection.send_command("CLIENT", "TRACKING", "ON")
+    assert connection.read_response() in (b"OK", "OK")
+    assert store.check_and_add(replay_key("tracked"), later()) is True  # reads the marker: tracked
+    cache._cache.get_client(write=True).set(cache.make_key(CacheReplayStore.MARKER_KEY), 0)
+    # Redis now pushes an invalidation of the marker onto the store's connection.
+    for _ in range(3):
+        assert store.check_and_add(replay_key("after-push"), later()) is True
+    key = replay_key("replay-after-push")
+    assert store.check_and_add(key, later()) is True
+    assert store.check_and_add(key, later()) is False
+
+
+@pytest.mark.redis
 def test_a_custom_client_class_is_asked_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
     cache = remembering(caches["redis"])
     calls: list[bool] = []
@@ -70,7 +184,128 @@ def test_a_custom_client_class_is_asked_every_time(monkeypatch: pytest.MonkeyPat
     assert storage._write_pool(cache) is None
     store = CacheReplayStore("redis")
     key = replay_key("sharded")
-    expires_at = int(time.time()) + 60
-    assert store.check_and_add(key, expires_at) is True
-    assert store.check_and_add(key, expires_at) is False
+    assert store.check_and_add(key, later()) is True
+    assert store.check_and_add(key, later()) is False
     assert calls == [True, True]
+
+
+# -- the wire format, without a server ----------------------------------------------------------
+
+
+class FakeSocket:
+    """Hands out ``data`` ``step`` bytes per ``recv``; then EOF (b"")."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data = data
+        self.step = step
+
+    def recv(self, size: int) -> bytes:
+        chunk, self.data = self.data[: self.step], self.data[self.step :]
+        return chunk
+
+
+def replies(data: bytes, step: int, count: int = 2) -> list[bytes | None]:
+    reader = redis_wire._Reader(FakeSocket(data, step), b"")
+    return [reader.reply() for _ in range(count)]
+
+
+STEPS = [1, 2, 3, 7, 1000]
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"+OK\r\n$10\r\n1733000000\r\n", [b"OK", b"1733000000"]),  # added, marker
+        (b"$-1\r\n$1\r\n0\r\n", [None, b"0"]),  # RESP2: already there
+        (b"_\r\n_\r\n", [None, None]),  # RESP3 nulls
+        (b"+OK\r\n$0\r\n\r\n", [b"OK", b""]),
+        # RESP3 push (an invalidation) before, between and after the replies
+        (
+            b">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\nmarker\r\n+OK\r\n"
+            b">2\r\n$10\r\ninvalidate\r\n_\r\n$1\r\n5\r\n",
+            [b"OK", b"5"],
+        ),
+        # RESP3 attribute before a reply; a push holding every frame type
+        (
+            b"|1\r\n+key\r\n%1\r\n:1\r\n,1.5\r\n+OK\r\n"
+            b">7\r\n#t\r\n(1234\r\n=7\r\ntxt:abc\r\n~1\r\n-E\r\n!3\r\nERR\r\n*-1\r\n$-1\r\n_\r\n",
+            [b"OK", None],
+        ),
+    ],
+)
+def test_replies_are_read_whatever_the_chunking(data: bytes, expected: list[Any], step: int) -> None:
+    assert replies(data, step) == expected
+
+
+def test_what_is_read_past_the_replies_is_kept_for_the_next_round_trip() -> None:
+    reader = redis_wire._Reader(FakeSocket(b"+OK\r\n_\r\n>1\r\n+late\r\n", 1000), b"")
+    assert [reader.reply(), reader.reply()] == [b"OK", None]
+    assert reader.rest() == b">1\r\n+late\r\n"
+    again = redis_wire._Reader(FakeSocket(b"+OK\r\n$1\r\n9\r\n", 1000), reader.rest())
+    assert [again.reply(), again.reply()] == [b"OK", b"9"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"-ERR wrong number of arguments\r\n", redis_wire.ErrorReply),
+        (b"!21\r\nSYNTAX invalid syntax\r\n", redis_wire.ErrorReply),
+        (b":1\r\n", redis_wire.ProtocolError),  # an integer is no reply to SET or GET
+        (b"*1\r\n+OK\r\n", redis_wire.ProtocolError),
+        (b"?\r\n", redis_wire.ProtocolError),
+        (b"\r\n", redis_wire.ProtocolError),
+        (b"$x\r\nab\r\n", redis_wire.ProtocolError),
+        (b"$-2\r\n", redis_wire.ProtocolError),
+        (b"$2\r\nabcd\r\n", redis_wire.ProtocolError),  # the payload overruns its length
+        (b">x\r\n", redis_wire.ProtocolError),
+        (b">1\r\n?\r\n", redis_wire.ProtocolError),
+        (b">1\r\n" * 12 + b"+deep\r\n", redis_wire.ProtocolError),  # nested past the bound
+        (b"+OK", ConnectionError),  # closed before the line ended
+        (b"$5\r\nab", ConnectionError),
+        (b"", ConnectionError),
+    ],
+)
+def test_a_broken_reply_raises(data: bytes, error: type[Exception], step: int) -> None:
+    reader = redis_wire._Reader(FakeSocket(data, step), b"")
+    with pytest.raises(error):
+        reader.reply()
+
+
+@pytest.mark.parametrize(
+    ("key", "seconds", "marker"),
+    [(b"dpop:1:abc", 360, b"dpop:1:django_dpop:replay-store:since"), (b"k\xc3\xa9", 1, b"")],
+)
+def test_commands_are_resp_arrays_of_bulk_strings(key: bytes, seconds: int, marker: bytes) -> None:
+    def bulk(value: bytes) -> bytes:
+        return b"$" + str(len(value)).encode() + b"\r\n" + value + b"\r\n"
+
+    expected = b"*6\r\n" + b"".join(bulk(v) for v in (b"SET", key, b"1", b"EX", str(seconds).encode(), b"NX"))
+    expected += b"*2\r\n" + bulk(b"GET") + bulk(marker)
+    assert redis_wire.pack_set_nx_and_get(key, seconds, marker) == expected
+
+
+# -- the store's answers to what the wire reports -------------------------------------------------
+
+
+@pytest.mark.redis
+def test_a_set_reply_other_than_ok_or_null_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    remembering(caches["redis"])
+    monkeypatch.setattr(redis_wire, "set_nx_and_get", lambda *args: (b"QUEUED", b"0"))
+    with pytest.raises(redis_wire.ProtocolError):
+        CacheReplayStore("redis").check_and_add(replay_key("queued"), later())
+
+
+@pytest.mark.redis
+def test_through_the_verifier_any_wire_failure_is_store_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_dpop.core.proof import _call_store, _check_and_add
+
+    remembering(caches["redis"])
+
+    def broken(*args: Any) -> Any:
+        raise redis_wire.ProtocolError("unexpected reply type")
+
+    monkeypatch.setattr(redis_wire, "set_nx_and_get", broken)
+    with pytest.raises(StoreUnavailable):
+        _call_store("replay", _check_and_add, CacheReplayStore("redis"), replay_key("x"), later())
