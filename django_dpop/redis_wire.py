@@ -218,7 +218,6 @@ def set_nx_and_get(pool: Any, key: str, seconds: int, marker: str) -> tuple[byte
         channel.drop()
         if not (channel.reused and _closed(exc)):
             raise
-    channel.reused = False
     try:
         return _round_trip(channel, data)
     except BaseException:

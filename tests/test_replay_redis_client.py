@@ -309,3 +309,25 @@ def test_through_the_verifier_any_wire_failure_is_store_unavailable(monkeypatch:
     monkeypatch.setattr(redis_wire, "set_nx_and_get", broken)
     with pytest.raises(StoreUnavailable):
         _call_store("replay", _check_and_add, CacheReplayStore("redis"), replay_key("x"), later())
+
+
+def test_the_wire_module_imports_without_redis_py() -> None:
+    """``django_dpop.storage`` imports it on every install; redis-py is only the ``redis`` extra."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "redis" or name.startswith("redis."):
+                    raise ModuleNotFoundError(f"No module named {name!r}")
+        sys.meta_path.insert(0, Block())
+        import django_dpop.redis_wire as wire
+        print(wire._closed(ConnectionResetError()), "redis" in sys.modules)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["True", "False"], result.stdout + result.stderr
