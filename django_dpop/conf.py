@@ -38,6 +38,10 @@ DEFAULT_JWT_ALGORITHMS: tuple[str, ...] = (
 
 
 _MISSING = object()
+# LazySettings keeps ``_wrapped`` in its instance dict, and clears that same dict (never replaces
+# it) when ``override_settings`` swaps the settings object: reading it there skips LazyObject's
+# Python-level ``__getattribute__`` on every settings read.
+_LAZY_SETTINGS_DICT: dict[str, Any] = object.__getattribute__(django_settings, "__dict__")
 
 
 class _SettingsSnapshot:
@@ -58,7 +62,7 @@ class _SettingsSnapshot:
         self.forget()
 
     def __getattr__(self, name: str) -> Any:
-        source = django_settings._wrapped
+        source = _LAZY_SETTINGS_DICT.get("_wrapped")
         if source is not self._source:
             self._values = {}
             self._source = source
@@ -77,7 +81,7 @@ class _SettingsSnapshot:
         For what is derived from settings on every request (the proof policy, the replay
         store): ``key`` is a tuple, so it never meets a setting's name.
         """
-        source = django_settings._wrapped
+        source = _LAZY_SETTINGS_DICT.get("_wrapped")
         if source is not self._source:
             self._values = {}
             self._source = source
@@ -358,12 +362,14 @@ def load_token_validator(entry: Any) -> Any:
 # protected request otherwise); override_settings and pytest-django's ``settings`` send
 # ``setting_changed``, which drops it, so the setting still reads live.
 _RESOLVED: dict[str, tuple[Any, ...]] = {}
+_RESOLVED_ENTRIES: dict[Any, tuple[Any, ...]] = {}
 
 
 def _setting_changed(*, setting: str, **kwargs: Any) -> None:
     settings.forget()
     if setting in ("DPOP_TOKEN_VALIDATORS", "INSTALLED_APPS"):
         _RESOLVED.clear()
+        _RESOLVED_ENTRIES.clear()
 
 
 setting_changed.connect(_setting_changed)
@@ -372,7 +378,17 @@ setting_changed.connect(_setting_changed)
 def token_validators(entries: Sequence[Any] | None = None) -> Sequence[Any]:
     """The validator instances of ``entries`` (default: ``DPOP_TOKEN_VALIDATORS``), in order."""
     if entries is not None:
-        return [load_token_validator(entry) for entry in entries]
+        # A class's ``token_validators`` (or a decorator's) is resolved once: what an entry
+        # names never depends on settings (load_token_validator caches per entry anyway).
+        key = tuple(entries)
+        try:
+            return _RESOLVED_ENTRIES[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable entry: resolved each time
+            return [load_token_validator(entry) for entry in entries]
+        resolved = _RESOLVED_ENTRIES[key] = tuple(load_token_validator(entry) for entry in entries)
+        return resolved
     try:
         return _RESOLVED["setting"]
     except KeyError:

@@ -15,7 +15,7 @@ from . import events
 from .core.errors import DPoPError, StoreUnavailable, UseDPoPNonce
 from .core.proof import VerifiedProof, verify_proof
 from .http import expected_htu, get_proof
-from .signals import ENDPOINT_RESOURCE, ENDPOINT_TOKEN
+from .signals import ENDPOINT_RESOURCE, ENDPOINT_TOKEN, proof_accepted
 
 
 # Nonce purposes (RFC 9449 §9: a nonce of the authorization server is no good at a resource).
@@ -63,7 +63,8 @@ def verify_request_proof(
     except DPoPError as exc:
         events.rejected(request, endpoint, exc, proof, now, lambda: expected_htu(request))
         raise
-    events.accepted(request, endpoint, verified.alg, verified.claims["iat"], now)
+    if proof_accepted.receivers:  # the event's own first check, without a call per request
+        events.accepted(request, endpoint, verified.alg, verified.claims["iat"], now)
     return verified
 
 

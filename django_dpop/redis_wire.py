@@ -229,11 +229,43 @@ def _round_trip(channel: _Channel, data: bytes) -> tuple[bytes | None, bytes | N
     connection = channel.connection
     channel.reused = connection._sock is not None
     connection.send_packed_command([data])
-    reader = _Reader(connection._sock, channel.buffer)
+    sock = connection._sock
+    if not channel.buffer:
+        # The usual case: both replies, and nothing else, in the first read.
+        chunk = sock.recv(_RECV_SIZE)
+        replies = _two_plain_replies(chunk)
+        if replies is not None:
+            return replies
+        if not chunk:
+            raise ConnectionError("Redis closed the connection")
+        channel.buffer = chunk
+    reader = _Reader(sock, channel.buffer)
     added = reader.reply()
     since = reader.reply()
     channel.buffer = reader.rest()
     return added, since
+
+
+_SET_REPLIES = {b"+OK\r\n": b"OK", b"$-1\r\n": None, b"_\r\n": None}
+
+
+def _two_plain_replies(chunk: bytes) -> tuple[bytes | None, bytes | None] | None:
+    """``SET NX``'s reply (``+OK``, or a RESP2/RESP3 null) then ``GET``'s (a bulk string or a
+    null), exactly filling ``chunk``; None for anything else (the general reader decides)."""
+    first = chunk.find(b"\r\n") + 2
+    if first < 3 or chunk[:first] not in _SET_REPLIES:
+        return None
+    added = _SET_REPLIES[chunk[:first]]
+    rest = chunk[first:]
+    if rest in (b"$-1\r\n", b"_\r\n"):
+        return added, None
+    end = rest.find(b"\r\n")
+    if end < 2 or rest[:1] != b"$" or not rest[1:end].isdigit():
+        return None
+    size = int(rest[1:end])
+    if len(rest) != end + 2 + size + 2 or rest[-2:] != b"\r\n":
+        return None
+    return added, rest[end + 2 : end + 2 + size]
 
 
 def _closed(exc: BaseException) -> bool:

@@ -302,6 +302,8 @@ def success_nonce(request: HttpRequest, proof: VerifiedProof | None) -> str | No
     A newer nonce when the one used is about to expire; with ``DPOP_NONCE_ON_EVERY_RESPONSE``,
     the current one whenever the request carried a proof. Raises :class:`StoreUnavailable`.
     """
+    if proof is not None and not proof.nonce_stale and not conf.DPOP_NONCE_ON_EVERY_RESPONSE:
+        return None  # the common case, without response_nonce's steps
     return response_nonce(request, RESOURCE, proof)
 
 

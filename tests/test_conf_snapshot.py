@@ -61,3 +61,35 @@ def test_a_replay_store_that_cannot_be_built_raises_every_time(settings: Any) ->
     for _ in range(2):  # a failure is never remembered as a store
         with pytest.raises(ImportError):
             replay_store()
+
+
+def test_the_snapshot_reads_the_settings_object_lazysettings_holds(settings: Any) -> None:
+    """``LazySettings`` clears its own dict on a swap, never replaces it: the snapshot's view."""
+    from django.conf import settings as django_settings
+
+    from django_dpop import conf as conf_module
+
+    own = object.__getattribute__(django_settings, "__dict__")
+    assert conf_module._LAZY_SETTINGS_DICT is own
+    with override_settings(DPOP_CLOCK_SKEW=3):
+        assert object.__getattribute__(django_settings, "__dict__") is own
+        assert own["_wrapped"] is django_settings._wrapped
+        assert conf.DPOP_CLOCK_SKEW == 3
+    assert own["_wrapped"] is django_settings._wrapped
+    assert conf.DPOP_CLOCK_SKEW == 60
+
+
+def test_explicit_validators_are_resolved_once_per_entries(settings: Any) -> None:
+    from django_dpop.conf import token_validators
+    from django_dpop.tokens.jwt import JWTTokenValidator
+
+    entries = ["django_dpop.tokens.jwt.JWTTokenValidator"]
+    first = token_validators(entries)
+    assert token_validators(list(entries)) is first  # a list equal to it: the same resolution
+    assert [type(v) for v in first] == [JWTTokenValidator]
+
+    class Unhashable(JWTTokenValidator):
+        __hash__ = None  # type: ignore[assignment]
+
+    validator = Unhashable()
+    assert list(token_validators([validator])) == [validator]  # resolved each time, still right

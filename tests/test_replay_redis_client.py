@@ -217,30 +217,105 @@ def replies(data: bytes, step: int, count: int = 2) -> list[bytes | None]:
 STEPS = [1, 2, 3, 7, 1000]
 
 
+REPLY_VECTORS = [
+    (b"+OK\r\n$10\r\n1733000000\r\n", [b"OK", b"1733000000"]),  # added, marker
+    (b"$-1\r\n$1\r\n0\r\n", [None, b"0"]),  # RESP2: already there
+    (b"_\r\n_\r\n", [None, None]),  # RESP3 nulls
+    (b"+OK\r\n$0\r\n\r\n", [b"OK", b""]),
+    # RESP3 push (an invalidation) before, between and after the replies
+    (
+        b">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\nmarker\r\n+OK\r\n"
+        b">2\r\n$10\r\ninvalidate\r\n_\r\n$1\r\n5\r\n",
+        [b"OK", b"5"],
+    ),
+    # RESP3 attribute before a reply; a push holding every frame type
+    (
+        b"|1\r\n+key\r\n%1\r\n:1\r\n,1.5\r\n+OK\r\n"
+        b">7\r\n#t\r\n(1234\r\n=7\r\ntxt:abc\r\n~1\r\n-E\r\n!3\r\nERR\r\n*-1\r\n$-1\r\n_\r\n",
+        [b"OK", None],
+    ),
+]
+
+
 @pytest.mark.parametrize("step", STEPS)
-@pytest.mark.parametrize(
-    ("data", "expected"),
-    [
-        (b"+OK\r\n$10\r\n1733000000\r\n", [b"OK", b"1733000000"]),  # added, marker
-        (b"$-1\r\n$1\r\n0\r\n", [None, b"0"]),  # RESP2: already there
-        (b"_\r\n_\r\n", [None, None]),  # RESP3 nulls
-        (b"+OK\r\n$0\r\n\r\n", [b"OK", b""]),
-        # RESP3 push (an invalidation) before, between and after the replies
-        (
-            b">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\nmarker\r\n+OK\r\n"
-            b">2\r\n$10\r\ninvalidate\r\n_\r\n$1\r\n5\r\n",
-            [b"OK", b"5"],
-        ),
-        # RESP3 attribute before a reply; a push holding every frame type
-        (
-            b"|1\r\n+key\r\n%1\r\n:1\r\n,1.5\r\n+OK\r\n"
-            b">7\r\n#t\r\n(1234\r\n=7\r\ntxt:abc\r\n~1\r\n-E\r\n!3\r\nERR\r\n*-1\r\n$-1\r\n_\r\n",
-            [b"OK", None],
-        ),
-    ],
-)
+@pytest.mark.parametrize(("data", "expected"), REPLY_VECTORS)
 def test_replies_are_read_whatever_the_chunking(data: bytes, expected: list[Any], step: int) -> None:
     assert replies(data, step) == expected
+
+
+class FakeConnection:
+    """What ``_round_trip`` uses of a redis-py connection: ``send_packed_command`` and ``_sock``."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._sock = FakeSocket(data, step)
+        self.sent: list[bytes] = []
+
+    def send_packed_command(self, command: list[bytes]) -> None:
+        self.sent += command
+
+
+def fake_channel(data: bytes, step: int, buffer: bytes = b"") -> Any:
+    channel = object.__new__(redis_wire._Channel)
+    channel.connection = FakeConnection(data, step)
+    channel.buffer = buffer
+    channel.encoding = "utf-8"
+    channel.pid = os.getpid()
+    channel.reused = False
+    return channel
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize(("data", "expected"), REPLY_VECTORS)
+def test_a_round_trip_reads_the_two_replies_whatever_the_chunking(
+    data: bytes, expected: list[Any], step: int
+) -> None:
+    """The first read's fast path and the general reader, through the real ``_round_trip``."""
+    channel = fake_channel(data, step)
+    assert list(redis_wire._round_trip(channel, b"packed")) == expected
+    assert channel.connection.sent == [b"packed"]
+
+
+@pytest.mark.parametrize(("data", "expected"), REPLY_VECTORS)
+def test_the_fast_path_agrees_with_the_general_reader_on_every_prefix(data: bytes, expected: Any) -> None:
+    for end in range(len(data) + 1):
+        chunk = data[:end]
+        fast = redis_wire._two_plain_replies(chunk)
+        if fast is None:
+            continue
+        reader = redis_wire._Reader(FakeSocket(b"", 1), chunk)
+        assert [reader.reply(), reader.reply()] == list(fast)
+        assert reader.rest() == b""  # the fast path answers only when the chunk is exactly that
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        b"+OK\r\n$1\r\n5\r\n>1\r\n+x\r\n",  # a push after the replies: kept by the reader
+        b"+OK\r\n$2\r\n5\r\n",
+        b"+OK\r\n$-1\r\n_\r\n",
+        b"+QUEUED\r\n_\r\n",
+        b"-ERR x\r\n_\r\n",
+        b"+OK\r\n$+1\r\n5\r\n",
+        b"+OK\r\n:1\r\n",
+        b"",
+    ],
+)
+def test_the_fast_path_declines_anything_but_exactly_two_plain_replies(chunk: bytes) -> None:
+    assert redis_wire._two_plain_replies(chunk) is None
+
+
+def test_a_round_trip_keeps_what_follows_the_replies_and_reads_it_first_next_time() -> None:
+    channel = fake_channel(b"+OK\r\n$1\r\n5\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n", 1000)
+    assert redis_wire._round_trip(channel, b"one") == (b"OK", b"5")
+    assert channel.buffer == b">2\r\n$10\r\ninvalidate\r\n_\r\n"
+    channel.connection._sock = FakeSocket(b"$-1\r\n$1\r\n6\r\n", 1000)
+    assert redis_wire._round_trip(channel, b"two") == (None, b"6")
+    assert channel.buffer == b""
+
+
+def test_a_round_trip_on_a_closed_connection_raises() -> None:
+    with pytest.raises(ConnectionError):
+        redis_wire._round_trip(fake_channel(b"", 1000), b"packed")
 
 
 def test_what_is_read_past_the_replies_is_kept_for_the_next_round_trip() -> None:
