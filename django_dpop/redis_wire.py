@@ -10,7 +10,7 @@ request, as costly as the round trip itself (``docs/performance.md``). Here:
   (``connection_class`` and ``connection_kwargs``: host, TLS, AUTH, SELECT, RESP3 ``HELLO``,
   timeouts, everything the cache's ``OPTIONS`` say), but they are never shared: one per thread
   and pool, so no lock and no checkout. A forked child makes its own (the parent's is left to
-  the parent). A connection goes with its pool (a weak reference) or its thread.
+  the parent). A connection goes with its thread, or once its pool is gone.
 - **Commands**: RESP arrays of bulk strings, packed here (the same bytes in RESP2 and RESP3).
 - **Replies**: read here. A simple string, a bulk string or a null is a reply; RESP3 push
   frames and attributes (out of band, RESP3 spec) are read and skipped; an error reply raises
@@ -75,13 +75,22 @@ _local = threading.local()
 
 
 def _channel(pool: Any) -> _Channel:
+    """This thread's channel to ``pool`` (made on first use, and again in a forked child).
+
+    Keyed by the pool's id with a weak reference beside it: a new pool that reuses a dead
+    one's id is told apart (the reference is dead); dead pools' channels go when a channel is made.
+    """
     try:
         channels = _local.channels
     except AttributeError:
-        channels = _local.channels = weakref.WeakKeyDictionary()
-    channel = channels.get(pool)
-    if channel is None or channel.pid != os.getpid():
-        channel = channels[pool] = _Channel(pool)
+        channels = _local.channels = {}
+    entry = channels.get(id(pool))
+    if entry is not None and entry[0]() is pool and entry[1].pid == os.getpid():
+        return entry[1]
+    for key in [key for key, (ref, _) in channels.items() if ref() is None]:
+        del channels[key]  # pools gone since: their connections close as they are collected
+    channel = _Channel(pool)
+    channels[id(pool)] = (weakref.ref(pool), channel)
     return channel
 
 
@@ -227,9 +236,12 @@ def set_nx_and_get(pool: Any, key: str, seconds: int, marker: str) -> tuple[byte
 
 def _round_trip(channel: _Channel, data: bytes) -> tuple[bytes | None, bytes | None]:
     connection = channel.connection
-    channel.reused = connection._sock is not None
-    connection.send_packed_command([data])
     sock = connection._sock
+    channel.reused = sock is not None
+    if sock is None:
+        connection.connect()  # redis-py: TCP or TLS, then AUTH, HELLO, SELECT... from the pool's settings
+        sock = connection._sock
+    sock.sendall(data)
     if not channel.buffer:
         # The usual case: both replies, and nothing else, in the first read.
         chunk = sock.recv(_RECV_SIZE)

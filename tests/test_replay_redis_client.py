@@ -198,11 +198,15 @@ def test_a_custom_client_class_is_asked_every_time(monkeypatch: pytest.MonkeyPat
 
 
 class FakeSocket:
-    """Hands out ``data`` ``step`` bytes per ``recv``; then EOF (b"")."""
+    """Hands out ``data`` ``step`` bytes per ``recv``; then EOF (b""). Keeps what is sent."""
 
     def __init__(self, data: bytes, step: int) -> None:
         self.data = data
         self.step = step
+        self.sent: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sent.append(data)
 
     def recv(self, size: int) -> bytes:
         chunk, self.data = self.data[: self.step], self.data[self.step :]
@@ -244,14 +248,14 @@ def test_replies_are_read_whatever_the_chunking(data: bytes, expected: list[Any]
 
 
 class FakeConnection:
-    """What ``_round_trip`` uses of a redis-py connection: ``send_packed_command`` and ``_sock``."""
+    """What ``_round_trip`` uses of a redis-py connection: ``connect`` and ``_sock``."""
 
     def __init__(self, data: bytes, step: int) -> None:
-        self._sock = FakeSocket(data, step)
-        self.sent: list[bytes] = []
+        self._sock: FakeSocket | None = None
+        self.data, self.step = data, step
 
-    def send_packed_command(self, command: list[bytes]) -> None:
-        self.sent += command
+    def connect(self) -> None:
+        self._sock = FakeSocket(self.data, self.step)
 
 
 def fake_channel(data: bytes, step: int, buffer: bytes = b"") -> Any:
@@ -272,7 +276,8 @@ def test_a_round_trip_reads_the_two_replies_whatever_the_chunking(
     """The first read's fast path and the general reader, through the real ``_round_trip``."""
     channel = fake_channel(data, step)
     assert list(redis_wire._round_trip(channel, b"packed")) == expected
-    assert channel.connection.sent == [b"packed"]
+    assert channel.connection._sock.sent == [b"packed"]  # connected on first use, then sent
+    assert channel.reused is False
 
 
 @pytest.mark.parametrize(("data", "expected"), REPLY_VECTORS)
@@ -411,3 +416,20 @@ def test_the_wire_module_imports_without_redis_py() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["True", "False"], result.stdout + result.stderr
+
+
+@pytest.mark.redis
+def test_a_gone_pools_connection_goes_too() -> None:
+    import gc
+
+    import redis
+
+    location = caches["redis"]._servers[0]
+    first = redis.ConnectionPool.from_url(location)
+    old = redis_wire._channel(first)
+    del first
+    gc.collect()
+    second = redis.ConnectionPool.from_url(location)
+    channel = redis_wire._channel(second)
+    assert channel is not old  # even if the new pool got the old one's id
+    assert all(ref() is not None for ref, _ in redis_wire._local.channels.values())
