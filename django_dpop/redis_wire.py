@@ -10,7 +10,7 @@ request, as costly as the round trip itself (``docs/performance.md``). Here:
   (``connection_class`` and ``connection_kwargs``: host, TLS, AUTH, SELECT, RESP3 ``HELLO``,
   timeouts, everything the cache's ``OPTIONS`` say), but they are never shared: one per thread
   and pool, so no lock and no checkout. A forked child makes its own (the parent's is left to
-  the parent). A connection goes with its thread, or once its pool is gone.
+  the parent). The connections go with their pool.
 - **Commands**: RESP arrays of bulk strings, packed here (the same bytes in RESP2 and RESP3).
 - **Replies**: read here. A simple string, a bulk string or a null is a reply; RESP3 push
   frames and attributes (out of band, RESP3 spec) are read and skipped; an error reply raises
@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import weakref
 from typing import Any
 
 
@@ -71,26 +70,24 @@ class _Channel:
             self.connection.disconnect()
 
 
-_local = threading.local()
+# Where a pool keeps its channels, one per thread (by thread ident: unique among live threads;
+# a new thread that gets a dead one's ident takes over its channel, never while it is in use).
+# On the pool itself, not in a registry of ours: redis-py 8's connections reference their pool
+# (maintenance-notification handlers), so a registry could never let a pool go; here the pool,
+# its channels and their connections are one piece of garbage once the cache drops the pool.
+_CHANNELS_ATTRIBUTE = "_django_dpop_channels"
 
 
 def _channel(pool: Any) -> _Channel:
-    """This thread's channel to ``pool`` (made on first use, and again in a forked child).
-
-    Keyed by the pool's id with a weak reference beside it: a new pool that reuses a dead
-    one's id is told apart (the reference is dead); dead pools' channels go when a channel is made.
-    """
-    try:
-        channels = _local.channels
-    except AttributeError:
-        channels = _local.channels = {}
-    entry = channels.get(id(pool))
-    if entry is not None and entry[0]() is pool and entry[1].pid == os.getpid():
-        return entry[1]
-    for key in [key for key, (ref, _) in channels.items() if ref() is None]:
-        del channels[key]  # pools gone since: their connections close as they are collected
-    channel = _Channel(pool)
-    channels[id(pool)] = (weakref.ref(pool), channel)
+    """This thread's channel to ``pool`` (made on first use, and again in a forked child)."""
+    channels = getattr(pool, _CHANNELS_ATTRIBUTE, None)
+    if channels is None:
+        channels = {}
+        setattr(pool, _CHANNELS_ATTRIBUTE, channels)
+    ident = threading.get_ident()
+    channel = channels.get(ident)
+    if channel is None or channel.pid != os.getpid():
+        channel = channels[ident] = _Channel(pool)
     return channel
 
 
