@@ -91,20 +91,16 @@ def _channel(pool: Any) -> _Channel:
     return channel
 
 
-def _bulk(value: bytes) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(value), value)
+_SET_NX_AND_GET = (
+    b"*6\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\n1\r\n$2\r\nEX\r\n$%d\r\n%s\r\n$2\r\nNX\r\n"
+    b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n"
+)
 
 
 def pack_set_nx_and_get(key: bytes, seconds: int, marker: bytes) -> bytes:
     """``SET key 1 EX seconds NX`` then ``GET marker``, as RESP arrays of bulk strings."""
-    return (
-        b"*6\r\n$3\r\nSET\r\n"
-        + _bulk(key)
-        + b"$1\r\n1\r\n$2\r\nEX\r\n"
-        + _bulk(b"%d" % seconds)
-        + b"$2\r\nNX\r\n*2\r\n$3\r\nGET\r\n"
-        + _bulk(marker)
-    )
+    ttl = b"%d" % seconds
+    return _SET_NX_AND_GET % (len(key), key, len(ttl), ttl, len(marker), marker)
 
 
 class _Reader:

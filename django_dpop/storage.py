@@ -36,7 +36,7 @@ from django.db.models.constants import OnConflict
 from django.utils.crypto import salted_hmac
 
 from . import redis_wire, store_timeouts
-from .conf import conf
+from .conf import conf, proof_policy
 from .core.errors import StoreUnavailable
 from .core.nonces import (
     current_step,
@@ -172,7 +172,8 @@ class CacheReplayStore:
         # marker missing (refusing this proof), never a proof lost while the marker stays.
         if since is None:
             since = self._mark(cache, now)
-        first_acceptable = expires_at - conf.DPOP_PROOF_MAX_AGE - 2 * conf.DPOP_CLOCK_SKEW
+        policy = proof_policy()  # DPOP_PROOF_MAX_AGE and DPOP_CLOCK_SKEW, read once per settings
+        first_acceptable = expires_at - policy.max_age - 2 * policy.clock_skew
         if first_acceptable <= since:
             raise StoreUnavailable(
                 "DPoP replay store lost its state recently; retry with a new proof shortly"
