@@ -40,7 +40,20 @@ def expected_htu(request: HttpRequest) -> str:
         if urlsplit(base).path:
             return base + iri_to_uri(request.path_info)
         return base + iri_to_uri(request.path)
-    return request.build_absolute_uri(request.path)
+    return request_uri(request)
+
+
+def request_uri(request: HttpRequest) -> str:
+    """This server's own URI of ``request``, without the query: ``scheme://host`` then the path.
+
+    The scheme and host are Django's (``request.scheme`` honours ``SECURE_PROXY_SSL_HEADER``;
+    ``get_host()`` honours ``USE_X_FORWARDED_HOST`` and refuses hosts not in ``ALLOWED_HOSTS``),
+    the path is appended as it is. Not ``request.build_absolute_uri(request.path)``: that reads
+    a path beginning with ``//`` as a network-path reference (RFC 3986 §4.2), so a request for
+    ``//other.example/api/`` would name ``http://other.example/api/``: another origin, whose
+    proofs (RFC 9449 §4.3 check 9) this server must never accept.
+    """
+    return f"{request.scheme}://{request.get_host()}{iri_to_uri(request.path)}"
 
 
 def set_pending_nonce(request: Any, nonce: str) -> None:

@@ -14,6 +14,7 @@ from django.views.generic import View
 
 from .conf import conf
 from .core.resource_metadata import metadata_path, protected_resource_metadata, resource_from_metadata_url
+from .http import request_uri
 
 
 class ProtectedResourceMetadataView(View):
@@ -32,7 +33,7 @@ class ProtectedResourceMetadataView(View):
         configured = conf.DPOP_RESOURCE_IDENTIFIER
         if configured:
             return configured if request.path == metadata_path(configured) else None
-        return resource_from_metadata_url(request.build_absolute_uri(request.path))
+        return resource_from_metadata_url(request_uri(request))
 
     def get_authorization_servers(self, request: http.HttpRequest) -> list[str]:
         return list(conf.DPOP_RESOURCE_AUTHORIZATION_SERVERS)

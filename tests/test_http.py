@@ -12,7 +12,7 @@ import pytest
 from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse
 from django.test import RequestFactory
-from django.urls import path
+from django.urls import path, re_path
 
 from django_dpop.http import expected_htu, get_proof, pending_nonce, set_pending_nonce
 from django_dpop.middleware import DPoPNonceMiddleware
@@ -20,7 +20,12 @@ from tests.contrib.rest_framework.test_authentication import MeView
 from tests.factories import make_proof
 
 
-urlpatterns = [path("api/me/", MeView.as_view())]
+urlpatterns = [
+    path("api/me/", MeView.as_view()),
+    # A catch-all, as an SPA fallback or a proxying view has: every path reaches a protected view.
+    re_path(r"^catch-all/", MeView.as_view()),
+    re_path(r"^.*$", MeView.as_view()),
+]
 PROXY_SSL = ("HTTP_X_FORWARDED_PROTO", "https")
 
 
@@ -118,6 +123,43 @@ def test_base_url_with_path_replaces_the_script_prefix(rf, settings):
     assert expected_htu(rf.get("/caf\u00e9/")) == "https://example.com/public/caf%C3%A9/"
 
 
+def wsgi_request(path_info: str, **environ: Any) -> Any:
+    """A request as a WSGI server hands it over: PATH_INFO verbatim (RequestFactory would parse
+    a leading ``//`` as a host)."""
+    from django.core.handlers.wsgi import WSGIRequest
+
+    return WSGIRequest(RequestFactory()._base_environ(PATH_INFO=path_info, REQUEST_METHOD="GET", **environ))
+
+
+@pytest.mark.parametrize(
+    "path_info",
+    ["//evil.example/api/me/", "//evil.example:8443/x", "//user@evil.example/x", "///evil.example/x", "//"],
+)
+def test_a_path_that_looks_like_an_authority_stays_a_path(path_info):
+    """RFC 3986 §4.2: ``//host`` is a network-path reference, but a request's path is a path:
+    the expected htu stays on this server's origin, with the path as received."""
+    assert expected_htu(wsgi_request(path_info)) == "http://testserver" + path_info
+
+
+def test_a_double_slash_path_under_a_mount_path_and_a_trusted_proxy(settings):
+    settings.USE_X_FORWARDED_HOST = True
+    settings.SECURE_PROXY_SSL_HEADER = PROXY_SSL
+    request = wsgi_request(
+        "//evil.example/x", SCRIPT_NAME="/app", HTTP_X_FORWARDED_HOST="api.example.com", **dict([PROXY_SSL])
+    )
+    assert expected_htu(request) == "https://api.example.com/app//evil.example/x"
+
+
+def test_the_resource_metadata_and_par_use_the_same_uri(settings):
+    from django_dpop.http import request_uri
+    from django_dpop.views import ProtectedResourceMetadataView
+
+    request = wsgi_request("//evil.example/.well-known/oauth-protected-resource")
+    assert request_uri(request) == "http://testserver//evil.example/.well-known/oauth-protected-resource"
+    # This server's resource at path //evil.example, never the resource http://evil.example.
+    assert ProtectedResourceMetadataView().get_resource(request) == "http://testserver//evil.example"
+
+
 def test_get_proof(rf):
     assert get_proof(rf.get("/")) is None
     assert get_proof(rf.get("/", HTTP_DPOP="a.b.c")) == "a.b.c"
@@ -208,6 +250,22 @@ class TestBehindProxies:
     def test_force_script_name(self, client, bound, key, settings):
         settings.FORCE_SCRIPT_NAME = "/prefix"
         assert call(client, bound, key, "http://testserver/prefix/api/me/").status_code == 200
+
+    @pytest.mark.parametrize("path_info", ["//evil.example/api/me/", "//evil.example/catch-all/x"])
+    def test_a_proof_for_another_origin_is_refused_at_a_double_slash_path(
+        self, client, bound, key, path_info
+    ):
+        """A proof captured at ``http://evil.example/...`` (another resource server the client
+        talks to) replayed here at ``//evil.example/...``: refused, since it names another origin."""
+        other_origin = "http://evil.example" + path_info.removeprefix("//evil.example")
+        for htu, status in ((other_origin, 401), ("http://testserver" + path_info, 200)):
+            proof = make_proof(key, "GET", htu, access_token=bound.token)
+            response = client.generic(
+                "GET", "/", PATH_INFO=path_info, HTTP_AUTHORIZATION=f"DPoP {bound.token}", HTTP_DPOP=proof
+            )
+            assert response.status_code == status, (htu, response.content)
+            if status == 401:
+                assert 'error="invalid_dpop_proof"' in response.headers["WWW-Authenticate"]
 
     def test_mount_path_under_pinned_public_path(self, client, bound, key, settings):
         settings.DPOP_HTU_BASE_URL = "https://example.com/api-gateway/"

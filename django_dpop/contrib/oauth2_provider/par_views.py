@@ -21,6 +21,7 @@ from django.views.generic import View
 from oauthlib.oauth2.rfc6749.errors import FatalClientError as OAuthlibFatalClientError
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
+from ... import http as dpop_http
 from ...core.errors import DPoPError, StoreUnavailable
 from ...core.proof import VerifiedProof
 from ...http import get_proof
@@ -133,7 +134,7 @@ class PushedAuthorizationRequestView(OAuthLibMixin, View):
 
         # RFC 9126 §2.1 step 3: validated as the authorization endpoint will see it, from the
         # very parameters that are stored.
-        uri = request.build_absolute_uri(request.path) + "?" + par.query_string(parameters)
+        uri = dpop_http.request_uri(request) + "?" + par.query_string(parameters)
         try:
             core.server.validate_authorization_request(
                 uri, http_method="GET", body=None, headers=core.extract_headers(request)
