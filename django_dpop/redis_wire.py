@@ -2,7 +2,7 @@
 connection of its own per thread.
 
 :class:`~django_dpop.storage.CacheReplayStore` on Django's ``RedisCache`` sends two commands per
-proof. Through redis-py's client that is about two hundred Python calls (the pool's checkout
+proof. Through redis-py's client that is two to three hundred Python calls (the pool's checkout
 with its health poll and metrics, the command packer, the reply parser, once per command): in a
 request, as costly as the round trip itself (``docs/performance.md``). Here:
 
@@ -18,7 +18,8 @@ request, as costly as the round trip itself (``docs/performance.md``). Here:
 
 Any failure (refused, timed out by the socket's ``socket_timeout``, closed, an error reply, a
 reply not understood) drops the connection, so that no half-read reply can answer the next
-proof, and propagates: the store refuses the request (fail closed, 503). No retry is made.
+proof, and propagates: the store refuses the request (fail closed, 503). The one retry: a kept
+connection found closed before any reply was read (:func:`set_nx_and_get`).
 """
 
 from __future__ import annotations
@@ -72,9 +73,11 @@ class _Channel:
 
 # Where a pool keeps its channels, one per thread (by thread ident: unique among live threads;
 # a new thread that gets a dead one's ident takes over its channel, never while it is in use).
-# On the pool itself, not in a registry of ours: redis-py 8's connections reference their pool
-# (maintenance-notification handlers), so a registry could never let a pool go; here the pool,
-# its channels and their connections are one piece of garbage once the cache drops the pool.
+# Django's caches are per thread (and per async context), so a pool normally serves one thread
+# and holds one channel. On the pool itself, not in a registry of ours: redis-py 8's
+# connections reference their pool (maintenance-notification handlers), so a registry could
+# never let a pool go; here the pool, its channels and their connections are one piece of
+# garbage once the cache drops the pool.
 _CHANNELS_ATTRIBUTE = "_django_dpop_channels"
 
 
