@@ -114,17 +114,21 @@ def test_each_thread_has_its_own_connection() -> None:
     pool = storage._write_pool(cache)
     store = CacheReplayStore("redis")
     channels: list[Any] = []
+    # All alive at once: a thread that starts after another ended may get its ident, and with
+    # it that thread's channel (by design: the old one can no longer use it).
+    together = threading.Barrier(4)
 
     def work() -> None:
         assert store.check_and_add(replay_key("thread"), later()) is True
         channels.append(redis_wire._channel(pool))
+        together.wait(timeout=10)
 
     threads = [threading.Thread(target=work) for _ in range(3)]
     for thread in threads:
         thread.start()
+    work()
     for thread in threads:
         thread.join()
-    work()
     assert len({id(channel.connection) for channel in channels}) == 4
 
 
