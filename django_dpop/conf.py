@@ -379,7 +379,9 @@ def token_validators(entries: Sequence[Any] | None = None) -> Sequence[Any]:
     """The validator instances of ``entries`` (default: ``DPOP_TOKEN_VALIDATORS``), in order."""
     if entries is not None:
         # A class's ``token_validators`` (or a decorator's) is resolved once: what an entry
-        # names never depends on settings (load_token_validator caches per entry anyway).
+        # names never depends on settings (load_token_validator caches per entry anyway). Only
+        # paths and classes are remembered: instances are used as they are, and a caller that
+        # builds new ones per request must not grow this table.
         key = tuple(entries)
         try:
             return _RESOLVED_ENTRIES[key]
@@ -387,7 +389,9 @@ def token_validators(entries: Sequence[Any] | None = None) -> Sequence[Any]:
             pass
         except TypeError:  # an unhashable entry: resolved each time
             return [load_token_validator(entry) for entry in entries]
-        resolved = _RESOLVED_ENTRIES[key] = tuple(load_token_validator(entry) for entry in entries)
+        resolved = tuple(load_token_validator(entry) for entry in entries)
+        if all(isinstance(entry, str | type) for entry in key):
+            _RESOLVED_ENTRIES[key] = resolved
         return resolved
     try:
         return _RESOLVED["setting"]

@@ -93,3 +93,14 @@ def test_explicit_validators_are_resolved_once_per_entries(settings: Any) -> Non
 
     validator = Unhashable()
     assert list(token_validators([validator])) == [validator]  # resolved each time, still right
+
+
+def test_validator_instances_made_per_call_are_not_remembered() -> None:
+    from django_dpop import conf as conf_module
+    from django_dpop.tokens.jwt import JWTTokenValidator
+
+    before = len(conf_module._RESOLVED_ENTRIES)
+    for _ in range(50):  # a caller that builds its validators per request
+        validator = JWTTokenValidator()
+        assert list(conf_module.token_validators([validator])) == [validator]
+    assert len(conf_module._RESOLVED_ENTRIES) == before
