@@ -514,8 +514,8 @@ def main(argv: list[str] | None = None) -> None:
         report_server(args)
 
 
-def print_row(path: str, case: str, median: float, best: float, share: float) -> None:
-    print(f"{path:<7} {case:<10} {median * 1e6:10.1f} {best * 1e6:9.1f} {share:10.3f}")
+def print_row(path: str, case: str, median: float, best: float, share: float, spread: str = "") -> None:
+    print(f"{path:<7} {case:<10} {median * 1e6:10.1f} {best * 1e6:9.1f} {share:10.3f} {spread:>11}".rstrip())
     sys.stdout.flush()
 
 
@@ -527,7 +527,7 @@ def report_server(args: argparse.Namespace) -> None:
         f"server path: gunicorn, one sync worker per server, its CPU time per request; "
         f"database={args.db} rounds={args.repeat}x{args.number} requests"
     )
-    print(f"{'path':<7} {'case':<10} {'median us':>10} {'best us':>9} {'vs noauth':>10}")
+    print(f"{'path':<7} {'case':<10} {'median us':>10} {'best us':>9} {'vs noauth':>10} {'per round':>11}")
     server_path.report(args.db, args.repeat, args.number, print_row)
 
 

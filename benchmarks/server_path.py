@@ -20,7 +20,9 @@ Two servers run side by side, each with its own settings (``DPOP_REPLAY_STORE`` 
 - ``redis`` (when Redis answers at 127.0.0.1:6379): ``noauth-r`` and ``jwt-redis`` with
   ``CacheReplayStore`` on Redis under a key prefix of its own.
 
-Each case is compared with the ``noauth`` endpoint of its own server. Before gunicorn forks its
+Each case is compared with the ``noauth`` endpoint of its own server: ``vs noauth`` is the ratio of
+the medians, ``per round`` the middle half (first to third quartile) of the same ratio taken in
+each round, which shows how noisy the run was. Before gunicorn forks its
 worker, each server warms up in-process (one request per case), so the JWKS of both issuers is
 fetched once there and inherited; the benchmark then checks that the JWKS servers saw exactly one
 fetch each for the whole run (no network call per request).
@@ -221,8 +223,20 @@ class Server:
         raise RuntimeError(f"the {self.group} server reported no JWKS fetch count")
 
 
-def run(db: str, repeat: int, number: int, redis: bool) -> dict[str, tuple[float, float, str]]:
-    """Time every case; return, per case, (median, best) worker CPU per request and its baseline."""
+@dataclass
+class Result:
+    """One case's worker CPU per request over the rounds, beside its baseline's (``noauth``)."""
+
+    median: float
+    best: float
+    baseline: str
+    #: The share of the baseline's throughput in each round (baseline time / case time, the two
+    #: measured seconds apart): its spread shows how much the machine moved during the run.
+    shares: list[float]
+
+
+def run(db: str, repeat: int, number: int, redis: bool) -> dict[str, Result]:
+    """Time every case; return, per case, its :class:`Result`."""
     from benchmarks import request_cost as rc
     from django_dpop.client import DPoPKey
 
@@ -263,7 +277,15 @@ def run(db: str, repeat: int, number: int, redis: bool) -> dict[str, tuple[float
         expected = [int(any(c.startswith("jwt") for c in GROUPS[group])), int("dotjwt" in GROUPS[group])]
         assert counts == expected, f"{group} server: JWKS fetched {counts} times (test issuer, our DOT)"
     baseline = {case: GROUPS[group][0] for group in groups for case in GROUPS[group]}
-    return {case: (statistics.median(times), min(times), baseline[case]) for case, times in results.items()}
+    return {
+        case: Result(
+            statistics.median(times),
+            min(times),
+            baseline[case],
+            [base / time for base, time in zip(results[baseline[case]], times, strict=True)],
+        )
+        for case, times in results.items()
+    }
 
 
 def report(db: str, repeat: int, number: int, print_row: Callable[..., None]) -> None:
@@ -271,14 +293,23 @@ def report(db: str, repeat: int, number: int, print_row: Callable[..., None]) ->
 
     redis = rc.redis_available()
     results = run(db, repeat, number, redis)
-    for case, (median, best, baseline) in results.items():
-        print_row("server", case, median, best, results[baseline][0] / median)
+    for case, result in results.items():
+        share = results[result.baseline].median / result.median
+        print_row("server", case, result.median, result.best, share, spread(result.shares))
     if not redis:
         print("server  (Redis unreachable: no jwt-redis)")
     print(
-        f"server  ratio Bearer/DPoP: {results['bearer'][0] / results['dpop'][0]:.3f} (median); "
+        f"server  ratio Bearer/DPoP: {results['bearer'].median / results['dpop'].median:.3f} (median); "
         "JWKS fetched once per issuer for the whole run"
     )
+
+
+def spread(shares: list[float]) -> str:
+    """The middle half of the per-round shares (first to third quartile): the run's noise."""
+    if len(shares) < 2:
+        return ""
+    first, _, third = statistics.quantiles(shares, n=4)
+    return f"{first:.2f}-{third:.2f}"
 
 
 def main(argv: list[str] | None = None) -> None:
