@@ -25,6 +25,33 @@ from typing import Any
 from django.http import HttpRequest
 
 
+def scope_of(claims: Mapping[str, Any]) -> str | None:
+    """The scopes a token's claims grant, as one space-separated string; None when malformed.
+
+    RFC 9068 §2.2.3 and RFC 7662 §2.2 define ``scope`` as a space-separated string (RFC 6749
+    §3.3). Widely deployed servers write it otherwise, and resource servers such as Spring
+    Security's read those forms too, so this one does as well:
+
+    - ``scope`` as a JSON array of scope strings (Spring Authorization Server; Duende
+      IdentityServer by default, for more than one scope);
+    - ``scp``, as a string or an array, when there is no ``scope`` (Okta, Microsoft Entra ID,
+      Ory Hydra).
+
+    No claim: ``""`` (no scope). Anything else (a number, an object, an array with a
+    non-string, empty or blank-containing entry, which the string form could not express) is
+    malformed: the caller refuses the token rather than guess at its scopes.
+    """
+    value = claims["scope"] if "scope" in claims else claims.get("scp", "")
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        return None
+    for item in value:
+        if not isinstance(item, str) or item.split() != [item]:  # one scope-token per entry
+            return None
+    return " ".join(value)
+
+
 @dataclass(frozen=True, slots=True)
 class ValidatedToken:
     """A valid access token as the pipeline needs it.
@@ -61,7 +88,11 @@ class TokenClaims:
 
     @property
     def client_id(self) -> str | None:
+        """``client_id`` (RFC 9068 §2.2, RFC 7662 §2.2), else OpenID Connect's ``azp`` (the client
+        the token was issued to: Keycloak, Auth0 and Entra ID tokens carry only that)."""
         value = self.claims.get("client_id")
+        if value is None:
+            value = self.claims.get("azp")
         return value if isinstance(value, str) else None
 
     @property

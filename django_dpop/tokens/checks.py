@@ -118,12 +118,12 @@ def _check_types() -> list[CheckMessage]:
         isinstance(value, str)
         or not isinstance(value, list | tuple)
         or not value
-        or not all(isinstance(typ, str) and typ for typ in value)
+        or not all(isinstance(typ, str) for typ in value)
     ):
         return [
             Error(
                 f"DPOP_JWT_ACCEPTED_TYPES must be a non-empty list of media types, not {value!r}.",
-                hint="['at+jwt'] (RFC 9068 §4), the default.",
+                hint="['at+jwt'] (RFC 9068 §4), the default; '' stands for a token without typ.",
                 id=Codes.ACCEPTED_TYPES,
             )
         ]
@@ -132,8 +132,8 @@ def _check_types() -> list[CheckMessage]:
             Warning(
                 f"DPOP_JWT_ACCEPTED_TYPES {list(value)!r} accepts tokens not typed at+jwt: another JWT "
                 "of the same issuer (an ID token, a logout token) could pass as an access token.",
-                hint="RFC 9068 §4 asks for at+jwt; allow 'JWT' only for an issuer that cannot set typ, "
-                "and check that its other JWTs never carry this resource's aud.",
+                hint="RFC 9068 §4 asks for at+jwt; allow 'JWT' (or '' for no typ) only for an issuer "
+                "that cannot set typ, and check that its other JWTs never carry this resource's aud.",
                 id=Codes.ACCEPTS_PLAIN_JWT,
             )
         ]

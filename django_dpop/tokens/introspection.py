@@ -47,7 +47,7 @@ from django.http import HttpRequest
 from ..conf import conf
 from ..core.errors import InvalidToken, StoreUnavailable
 from ..resource import BEARER_SCHEME, DPOP_SCHEME, InvalidBearerToken
-from .base import AccessTokenValidator, TokenClaims, ValidatedToken
+from .base import AccessTokenValidator, TokenClaims, ValidatedToken, scope_of
 
 
 logger = logging.getLogger("django_dpop.introspection")
@@ -351,9 +351,9 @@ class IntrospectionTokenValidator(AccessTokenValidator):
             audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
             if audience not in audiences:
                 raise refuse("The access token is not valid for this resource")
-        scope = answer.get("scope", "")
-        if not isinstance(scope, str):
-            # RFC 7662 §2.2: a space-separated string.
+        # RFC 7662 §2.2: a space-separated string (other servers' array and scp forms: scope_of).
+        scope = scope_of(answer)
+        if scope is None:
             raise refuse("The access token has a malformed scope")
         # A copy per request: a view changing request.auth.claims never changes the cache.
         claims: Mapping[str, Any] = MappingProxyType(copy.deepcopy(dict(answer)))

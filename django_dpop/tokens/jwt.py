@@ -9,7 +9,7 @@ refused with :class:`~django_dpop.core.errors.StoreUnavailable` (503), never acc
 The checks, in order (RFC 9068 §4 unless said otherwise):
 
 1. ``typ`` is ``at+jwt`` (or ``application/at+jwt``, RFC 7515 §4.1.9), or another type of
-   ``DPOP_JWT_ACCEPTED_TYPES``;
+   ``DPOP_JWT_ACCEPTED_TYPES`` (where ``""`` stands for no ``typ`` at all);
 2. ``alg`` is an asymmetric algorithm allowed for the issuer (never ``none`` nor HMAC, RFC 8725
    §3.1-3.2); ``crit`` is refused (RFC 7515 §4.1.11);
 3. the key is the issuer's key named by ``kid`` that fits ``alg`` (RFC 7515 §4.1.4); keys the
@@ -43,7 +43,7 @@ from ..conf import conf
 from ..core.errors import InvalidToken
 from ..core.policy import ASYMMETRIC_ALGORITHMS
 from ..core.proof import STRICT_JSON
-from .base import AccessTokenValidator, TokenClaims, ValidatedToken
+from .base import AccessTokenValidator, TokenClaims, ValidatedToken, scope_of
 from .jwks import FetchError, FetchPolicy, JWKSCache, KeySet, check_url, jwks_cache
 
 
@@ -227,9 +227,10 @@ def _parse_settings(
             logger.error("DPOP_JWT_ISSUERS entry ignored: %s", exc)
             continue
         configs[config.issuer] = config
-    try:
-        accepted = frozenset(normalize_type(typ) for typ in _strings(types, "DPOP_JWT_ACCEPTED_TYPES"))
-    except ValueError:
+    # "" stands for a token without typ (checks E025 and W008 tell the rest).
+    if isinstance(types, list | tuple) and types and all(isinstance(typ, str) for typ in types):
+        accepted = frozenset(normalize_type(typ) for typ in types)
+    else:
         accepted = frozenset({"at+jwt"})
     defaults = FetchPolicy()
     policy = FetchPolicy(
@@ -292,7 +293,9 @@ def _header(segment: str) -> _Header:
     header = _json_object(segment)
     if "alg" not in header:
         raise _NotAJWT  # RFC 7515 §4.1.1: every JWS header has alg
-    return _Header(header.get("alg"), header.get("kid"), header.get("typ"), "crit" in header)
+    # No typ at all reads as "" (listed in DPOP_JWT_ACCEPTED_TYPES only by choice); a typ of
+    # null, or of any other non-string, stays what it is and is refused.
+    return _Header(header.get("alg"), header.get("kid"), header.get("typ", ""), "crit" in header)
 
 
 def _is_number(value: object) -> bool:
@@ -482,7 +485,7 @@ class JWTTokenValidator(AccessTokenValidator):
     # -- checks ------------------------------------------------------------------------------------
 
     def _check_header(self, header: _Header, config: IssuerConfig, settings: JWTSettings) -> str:
-        typ = header.typ
+        typ = header.typ  # "" for no typ (accepted only when listed)
         # RFC 9068 §4: the resource server MUST verify typ is at+jwt (application/at+jwt), so a
         # signed ID token or another JWT of the same issuer never passes as an access token.
         if not isinstance(typ, str) or normalize_type(typ) not in settings.accepted_types:
@@ -524,14 +527,15 @@ class JWTTokenValidator(AccessTokenValidator):
             isinstance(item, str) and item in config.audiences for item in audiences
         ):
             raise InvalidToken("access token is not for this resource (aud)")
-        for name in ("sub", "client_id", "jti"):
+        for name in ("sub", "client_id", "azp", "jti"):
             value = claims.get(name)
             if value is not None and not isinstance(value, str):
                 raise InvalidToken(f"access token {name} is not a string (RFC 9068 §2.2)")
-        scope = claims.get("scope", "")
-        # RFC 9068 §2.2.3: scope is the space-separated string of RFC 8693 §4.2.
-        if not isinstance(scope, str):
-            raise InvalidToken("access token scope is not a string (RFC 9068 §2.2.3)")
+        # RFC 9068 §2.2.3: scope is the space-separated string of RFC 8693 §4.2 (the array and
+        # scp forms of other servers are read too: scope_of).
+        scope = scope_of(claims)
+        if scope is None:
+            raise InvalidToken("access token scope is malformed (RFC 9068 §2.2.3)")
         jkt: str | None = None
         cnf = claims.get("cnf")
         if cnf is not None:

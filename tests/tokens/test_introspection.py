@@ -138,7 +138,7 @@ def test_view_cannot_change_the_cached_answer(idp: IntrospectionServer, key: Tes
         ("dpop", {"exp": True}, "malformed exp"),
         ("dpop", {"nbf": int(time.time()) + 3600}, "not valid yet"),
         ("dpop", {"nbf": "now"}, "malformed nbf"),
-        ("dpop", {"scope": ["read"]}, "malformed scope"),
+        ("dpop", {"scope": [5]}, "malformed scope"),
         ("dpop", {"cnf": {"x5t#S256": "A" * 43}}, "confirmation"),
         ("dpop", {"cnf": {"jkt": "short"}}, "confirmation"),
         ("dpop", {"cnf": "jkt"}, "confirmation"),
@@ -422,3 +422,38 @@ def test_cache_is_thread_safe(idp: IntrospectionServer, key: TestKey, settings: 
         thread.join()
     assert errors == []
     assert len(introspection.cache) <= 8
+
+
+# -- other servers' forms: scope arrays, scp, azp (the JWT side: test_jwt_interop.py) --------
+
+
+@pytest.mark.parametrize(
+    ("members", "scopes"),
+    [
+        ({"scope": ["read", "write"]}, {"read", "write"}),
+        ({"scope": None, "scp": "read"}, {"read"}),
+        ({"scope": None}, set()),
+    ],
+)
+def test_introspection_scope_forms(
+    idp: IntrospectionServer, key: TestKey, members: dict[str, Any], scopes: set[str]
+) -> None:
+    answer = {name: value for name, value in _active(key, **members).items() if value is not None}
+    idp.answers[TOKEN] = answer
+    validated = validate()
+    assert validated.scopes == scopes
+    assert validated.auth.scopes == scopes
+
+
+@pytest.mark.parametrize("value", [5, [5], ["read write"], [""], {"read": True}])
+def test_introspection_malformed_scope_is_refused(idp: IntrospectionServer, key: TestKey, value: Any) -> None:
+    idp.answers[TOKEN] = _active(key, scope=value)
+    with pytest.raises(InvalidToken, match="malformed scope"):
+        validate()
+
+
+def test_introspection_client_id_from_azp(idp: IntrospectionServer, key: TestKey) -> None:
+    answer = _active(key, azp="web-app")
+    del answer["client_id"]
+    idp.answers[TOKEN] = answer
+    assert validate().auth.client_id == "web-app"

@@ -322,7 +322,7 @@ def test_cnf_without_a_usable_jkt(trust: Any, issuer: TestIssuer, cnf: Any) -> N
 
 def test_claim_types(trust: Any, issuer: TestIssuer) -> None:
     trust(issuer)
-    refused(bound(issuer, scope=["read"]), "scope")
+    refused(bound(issuer, scope=[5]), "scope")  # arrays of scope strings: test_jwt_interop.py
     refused(bound(issuer, sub=5), "sub")
     refused(bound(issuer, client_id=["a"]), "client_id")
 
