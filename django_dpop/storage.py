@@ -24,8 +24,9 @@ import logging
 import math
 import secrets
 import time
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
@@ -37,6 +38,7 @@ from django.utils.crypto import salted_hmac
 
 from . import redis_wire, store_timeouts
 from .conf import conf, proof_policy
+from .conf import settings as settings_snapshot
 from .core.errors import StoreUnavailable
 from .core.nonces import (
     current_step,
@@ -163,15 +165,19 @@ class CacheReplayStore:
     def check_and_add(self, key: str, expires_at: int, *, now: float | None = None) -> bool:
         now = clock() if now is None else now
         timeout = max(1, math.ceil(expires_at - now))
-        cache = caches[self.alias or conf.DPOP_REPLAY_CACHE]
-        added, since = self._add(cache, _CACHE_KEY_PREFIX + key, timeout)
+        alias = self.alias or conf.DPOP_REPLAY_CACHE
+        route = settings_snapshot.memo(("replay_redis_route", alias), lambda: _redis_route(alias))
+        if route is not None:  # Django's RedisCache: one round trip of our own
+            added, since = _set_nx_and_get(route, _CACHE_KEY_PREFIX + key, timeout)
+        else:
+            added, since = self._add(caches[alias], _CACHE_KEY_PREFIX + key, timeout)
         # A backend that swallows errors answers a falsy value: a refusal, never an acceptance.
         if not added:
             return False
         # The marker is read after the proof was written: a loss between the two makes the
         # marker missing (refusing this proof), never a proof lost while the marker stays.
         if since is None:
-            since = self._mark(cache, now)
+            since = self._mark(caches[alias], now)
         policy = proof_policy()  # DPOP_PROOF_MAX_AGE and DPOP_CLOCK_SKEW, read once per settings
         first_acceptable = expires_at - policy.max_age - 2 * policy.clock_skew
         if first_acceptable <= since:
@@ -181,16 +187,12 @@ class CacheReplayStore:
         return True
 
     def _add(self, cache: Any, key: str, timeout: int) -> tuple[bool, float | None]:
-        """``add`` the proof's key, then read the marker: (added, since or None)."""
+        """``add`` the proof's key, then read the marker: (added, since or None).
+
+        For every cache but Django's ``RedisCache`` with its own client class (which takes
+        :func:`_set_nx_and_get`).
+        """
         if isinstance(cache, RedisCache):
-            pool = _write_pool(cache)
-            if pool is not None:  # one round trip of our own (django_dpop.redis_wire)
-                added, since = redis_wire.set_nx_and_get(
-                    pool, cache.make_key(key), timeout, cache.make_key(self.MARKER_KEY)
-                )
-                if added is not None and added != b"OK":
-                    raise redis_wire.ProtocolError("SET NX answered neither OK nor null")
-                return added is not None, _since(since)
             # A custom client class: through its own client, as Django does.
             pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
             pipe.set(cache.make_and_validate_key(key), 1, ex=timeout, nx=True)
@@ -213,6 +215,41 @@ class CacheReplayStore:
         if since is None:  # a cache that keeps nothing: it cannot detect replays either
             raise StoreUnavailable("DPoP replay cache keeps no state")
         return since
+
+
+class _RedisRoute(NamedTuple):
+    """What the one round trip needs of a ``RedisCache``: its write pool, its keys, the marker's."""
+
+    pool: Any
+    make_key: Callable[[str], str]
+    marker: str
+
+
+def _redis_route(alias: str) -> _RedisRoute | None:
+    """The route to cache ``alias`` for :mod:`django_dpop.redis_wire`; None for another backend.
+
+    Resolved once per settings object (``CacheReplayStore.check_and_add``), like the store
+    itself: Django's ``caches[alias]`` (a lookup in per-thread storage), the pool and the
+    marker's key cost as much per request as the rest of the store's Python. The route is shared
+    by every thread: redis-py pools are thread-safe and :mod:`django_dpop.redis_wire` keeps one
+    connection per thread on the pool. A cache whose client class is swapped at runtime, rather
+    than through ``CACHES`` ``OPTIONS``, is seen only under new settings.
+    """
+    cache = caches[alias]
+    if not isinstance(cache, RedisCache):
+        return None
+    pool = _write_pool(cache)
+    if pool is None:
+        return None
+    return _RedisRoute(pool, cache.make_key, cache.make_key(CacheReplayStore.MARKER_KEY))
+
+
+def _set_nx_and_get(route: _RedisRoute, key: str, timeout: int) -> tuple[bool, float | None]:
+    """``SET key NX`` and the marker's ``GET`` in one round trip: (added, since or None)."""
+    added, since = redis_wire.set_nx_and_get(route.pool, route.make_key(key), timeout, route.marker)
+    if added is not None and added != b"OK":
+        raise redis_wire.ProtocolError("SET NX answered neither OK nor null")
+    return added is not None, _since(since)
 
 
 def _write_pool(cache: RedisCache) -> Any:

@@ -17,7 +17,7 @@ import pytest
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCacheClient
 
-from django_dpop import redis_wire, storage
+from django_dpop import conf, redis_wire, storage
 from django_dpop.core.errors import StoreUnavailable
 from django_dpop.storage import CacheReplayStore
 
@@ -70,6 +70,48 @@ def test_the_store_writes_on_a_connection_of_its_own_without_a_client_per_call(
     monkeypatch.setattr(pool, "get_connection", lambda *args, **kwargs: made.append(args))
     assert CacheReplayStore("redis").check_and_add(replay_key("pool"), later()) is True
     assert made == []  # neither Django's get_client (a new redis.Redis) nor the pool's checkout
+
+
+@pytest.mark.redis
+def test_the_route_to_the_cache_is_resolved_once_per_settings(
+    monkeypatch: pytest.MonkeyPatch, own_prefix: Any
+) -> None:
+    alias = own_prefix("routed")
+    remembering(caches[alias])
+    store = CacheReplayStore(alias)
+    assert store.check_and_add(replay_key("route"), later()) is True
+
+    class NoLookups:
+        def __getitem__(self, name: str) -> Any:
+            raise AssertionError(f"caches[{name!r}] looked up again for a proof")
+
+    monkeypatch.setattr(storage, "caches", NoLookups())
+    key = replay_key("route-again")
+    assert store.check_and_add(key, later()) is True
+    assert store.check_and_add(key, later()) is False
+
+
+@pytest.mark.redis
+def test_new_settings_take_the_route_to_the_new_cache(own_prefix: Any) -> None:
+    key = replay_key("moving")
+    first = caches[own_prefix("moving")]
+    remembering(first)
+    assert CacheReplayStore("moving").check_and_add(key, later()) is True
+    second = caches[own_prefix("moving")]  # the same alias under another KEY_PREFIX
+    remembering(second)
+    assert second.key_prefix != first.key_prefix
+    assert CacheReplayStore("moving").check_and_add(key, later()) is True  # new keys: not seen
+    assert second.get(storage._CACHE_KEY_PREFIX + key) == 1
+    assert CacheReplayStore("moving").check_and_add(key, later()) is False
+
+
+def test_an_unknown_cache_alias_refuses_every_time() -> None:
+    from django.core.cache import InvalidCacheBackendError
+
+    store = CacheReplayStore("no-such-cache")
+    for _ in range(2):  # a failed resolution is not remembered
+        with pytest.raises(InvalidCacheBackendError):
+            store.check_and_add(replay_key("unknown"), later())
 
 
 @pytest.mark.redis
@@ -180,8 +222,14 @@ def test_resp3_push_frames_are_skipped(own_prefix: Any) -> None:
 
 
 @pytest.mark.redis
-def test_a_custom_client_class_is_asked_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_custom_client_class_is_asked_every_time(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     cache = remembering(caches["redis"])
+    # The route to a cache is resolved once per settings object; a client class swapped at
+    # runtime (as here) is seen once the snapshot forgets, and forgotten again afterwards.
+    request.addfinalizer(conf.settings.forget)
+    conf.settings.forget()
     calls: list[bool] = []
 
     class Sharded(RedisCacheClient):
@@ -191,6 +239,7 @@ def test_a_custom_client_class_is_asked_every_time(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(cache._cache, "__class__", Sharded)
     assert storage._write_pool(cache) is None
+    assert storage._redis_route("redis") is None
     store = CacheReplayStore("redis")
     key = replay_key("sharded")
     assert store.check_and_add(key, later()) is True
