@@ -89,7 +89,7 @@ class TokenClaims:
     @property
     def client_id(self) -> str | None:
         """``client_id`` (RFC 9068 §2.2, RFC 7662 §2.2), else OpenID Connect's ``azp`` (the client
-        the token was issued to: Keycloak, Auth0 and Entra ID tokens carry only that)."""
+        the token was issued to: Keycloak, Auth0 and Entra ID tokens often carry only that)."""
         value = self.claims.get("client_id")
         if value is None:
             value = self.claims.get("azp")
